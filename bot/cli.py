@@ -1,0 +1,162 @@
+"""`newsbot`: the one command-line entry point.
+
+Exit codes scripts can rely on:
+  0  success
+  1  done, but some inputs were rejected (ingest) or a check failed
+  2  usage or configuration error
+  3  not found (an article id)
+  4  the store could not be opened or used
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+
+from index.config import Config, ConfigError, load_config, with_store_path
+from index.store import Store, StoreError, open_store
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_STORE = 0, 1, 2, 3, 4
+Command = Callable[[argparse.Namespace, Config], int]
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, ensure_ascii=False))
+
+
+def _open(config: Config) -> Store:
+    return open_store(config.store.path)
+
+
+def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
+    from index.ingest import ingest_paths, total_bytes
+
+    from .progress import progress_bar
+
+    store = _open(config)
+    try:
+        with progress_bar(total_bytes(args.paths), "ingest", unit="B", quiet=args.json) as advance:
+            report = ingest_paths(store, args.paths, config.ingest, progress=advance)
+    finally:
+        store.close()
+    if args.json:
+        _print_json(report.as_dict())
+    else:
+        print(f"added {len(report.added)}, duplicates {len(report.duplicates)}, rejected {len(report.rejected)}")
+        for rejection in report.rejected:
+            print(f"  rejected {rejection.origin}: {rejection.reason}")
+    return EXIT_PARTIAL if report.rejected else EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace, config: Config) -> int:
+    store = _open(config)
+    try:
+        stats = store.stats()
+    finally:
+        store.close()
+    if args.json:
+        _print_json(stats)
+        return EXIT_OK
+    print(f"store:     {stats['store']}")
+    print(f"articles:  {stats['articles']} ({stats['undated']} without a date)")
+    print(f"passages:  {stats['passages']}   sentences: {stats['sentences']}")
+    print(f"dates:     {stats['first_date'] or '-'} … {stats['last_date'] or '-'}")
+    for source, count in list(stats["sources"].items())[:10]:
+        print(f"  {count:6d}  {source}")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace, config: Config) -> int:
+    store = _open(config)
+    try:
+        for header in store.headers():
+            if args.json:
+                _print_json(header.as_dict())
+            else:
+                print(f"{header.id}\t{header.date or 'date unknown'}\t{header.title}")
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    store = _open(config)
+    try:
+        article = store.get(args.id)
+    finally:
+        store.close()
+    if article is None:
+        print(f"no article with id {args.id!r}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    fields = {
+        "id": article.id, "title": article.title, "date": article.date,
+        "source": article.source, "url": article.url, "text": article.text,
+    }
+    if args.json:
+        _print_json(fields)
+    else:
+        print(article.title)
+        print(" · ".join(x for x in (article.date or "date unknown", article.source, article.url or "") if x))
+        print()
+        print(article.text)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsbot", description="Answers questions from saved news articles.")
+    parser.add_argument("--config", help="TOML config file (default: $NEWSBOT_CONFIG, else built-in defaults)")
+    parser.add_argument("--store", help="store path, overriding [store] path in the config")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="save articles from files or folders")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("stats", help="what the store holds")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("list", help="one line per stored article")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="one whole stored article")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        config = with_store_path(load_config(args.config), args.store)
+    except ConfigError as exc:
+        print(f"newsbot: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.func(args, config)
+    except StoreError as exc:
+        print(f"newsbot: store error: {exc}", file=sys.stderr)
+        return EXIT_STORE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

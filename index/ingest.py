@@ -1,0 +1,98 @@
+"""Ingestion: paths in, articles in the store, a report out.
+
+Every input is isolated: whatever one file or record does wrong (bad bytes, broken JSON, no text,
+a bug of ours) becomes one line in the report and the batch goes on. Each article is saved in its
+own transaction, so a crash mid-batch keeps everything saved before it and nothing half-written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from .articles import Unusable, build_article
+from .config import IngestConfig
+from .models import IngestReport, RawDocument, Rejection
+from .readers import Unreadable, read_path
+from .store import Store
+from .store.sqlite import now_iso
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int], None]
+
+
+def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | Rejection]:
+    """Files under the given paths in a stable order; hidden files and folders are skipped."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path)
+                if child.is_file() and not any(part.startswith(".") for part in rel.parts):
+                    yield child
+        elif path.is_file():
+            yield path
+        else:
+            yield Rejection(str(path), "no such file or folder")
+
+
+def total_bytes(paths: Iterable[str | Path]) -> int:
+    return sum(p.stat().st_size for p in iter_files(paths) if isinstance(p, Path))
+
+
+def save_document(store: Store, raw: RawDocument, config: IngestConfig, report: IngestReport) -> None:
+    try:
+        article = build_article(raw, config.passage_words, saved_at=now_iso())
+    except Unusable as exc:
+        report.rejected.append(Rejection(raw.origin, str(exc)))
+        return
+    result = store.save(article)
+    (report.added if result.added else report.duplicates).append(result.id)
+
+
+def ingest_documents(store: Store, documents: Iterable[RawDocument], config: IngestConfig) -> IngestReport:
+    """Save already-read documents (from Telegram, a fetched URL, a test)."""
+    report = IngestReport()
+    for raw in documents:
+        _guarded(raw.origin, report, lambda raw=raw: save_document(store, raw, config, report))
+    return report
+
+
+def ingest_paths(
+    store: Store,
+    paths: Iterable[str | Path],
+    config: IngestConfig,
+    progress: Progress | None = None,
+) -> IngestReport:
+    report = IngestReport()
+    for item in iter_files(paths):
+        if isinstance(item, Rejection):
+            report.rejected.append(item)
+            continue
+        _guarded(str(item), report, lambda item=item: _ingest_file(store, item, config, report))
+        if progress:
+            progress(item.stat().st_size)
+    return report
+
+
+def _ingest_file(store: Store, path: Path, config: IngestConfig, report: IngestReport) -> None:
+    try:
+        for item in read_path(path, config.max_file_bytes):
+            if isinstance(item, Unreadable):
+                report.rejected.append(Rejection(str(path), str(item)))
+                continue
+            _guarded(item.origin, report, lambda item=item: save_document(store, item, config, report))
+    except Unreadable as exc:
+        report.rejected.append(Rejection(str(path), str(exc)))
+
+
+def _guarded(origin: str, report: IngestReport, work: Callable[[], None]) -> None:
+    """Run one unit of work; an unexpected error is reported against its input, not raised."""
+    try:
+        work()
+    except (Unreadable, Unusable) as exc:
+        report.rejected.append(Rejection(origin, str(exc)))
+    except (OSError, MemoryError, RecursionError, ValueError, LookupError, TypeError) as exc:
+        log.exception("ingest failed for %s", origin)
+        report.rejected.append(Rejection(origin, f"{exc.__class__.__name__}: {exc}"))

@@ -1,0 +1,259 @@
+"""Readers: one input file in, raw documents out.
+
+Each format has a well-kept library where one exists (trafilatura for HTML main text, feedparser
+for RSS/Atom); JSON exports and scraped plain text are read here. A reader raises `Unreadable` for
+a file it cannot use at all, and yields `Unreadable` objects for single bad records inside a file it
+can otherwise read, so that one broken line never loses the rest of an export.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import warnings
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from .dates import from_struct_time
+from .models import RawDocument
+
+_PUBLISHED_META = re.compile(
+    rb"""<meta[^>]+(?:property|name|itemprop)\s*=\s*["'](?:article:published_time|datePublished|"""
+    rb"""pubdate|publishdate|date|dc\.date|og:published_time|sailthru\.date)["'][^>]*>""",
+    re.IGNORECASE,
+)
+_CONTENT_ATTR = re.compile(rb"""content\s*=\s*["']([^"']{6,40})["']""", re.IGNORECASE)
+_JSON_FIELDS = {
+    "title": ("title", "headline", "name"),
+    "date": ("date", "published", "published_at", "publishedAt", "pubDate", "datePublished", "time"),
+    "url": ("url", "link", "href"),
+    "text": ("text", "body", "content", "article", "articleBody", "description"),
+    "source": ("source", "site", "publisher", "outlet"),
+}
+
+
+class Unreadable(ValueError):
+    """A file or record that cannot be read; the message is the report line."""
+
+
+def read_path(path: Path, max_bytes: int) -> Iterator[RawDocument | Unreadable]:
+    """Dispatch on name and content. Raises Unreadable when the file as a whole is unusable."""
+    name = path.name.lower()
+    if name.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")):
+        yield from _read_jsonl(path, max_bytes)
+        return
+    data = _read_bytes(path, max_bytes)
+    if name.endswith(".json") or name.endswith(".json.gz"):
+        yield from _read_json(data, str(path), max_bytes)
+        return
+    head = data[:1024].lstrip().lower()
+    if name.endswith((".rss", ".atom", ".xml")) or head.startswith((b"<?xml", b"<rss", b"<feed")):
+        if b"<rss" in data[:4096].lower() or b"<feed" in data[:4096].lower() or b"<rdf" in data[:4096].lower():
+            yield from _read_feed(data, str(path))
+            return
+    if name.endswith((".html", ".htm")) or head.startswith((b"<!doctype html", b"<html")):
+        yield _read_html(data, str(path))
+        return
+    yield RawDocument(origin=str(path), text=_decode_text(data))
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    size = path.stat().st_size
+    if size == 0:
+        raise Unreadable("empty file")
+    if size > max_bytes and not path.name.endswith(".gz"):
+        raise Unreadable(f"file is {size:,} bytes, over the limit of {max_bytes:,} (ingest.max_file_bytes)")
+    raw = path.read_bytes()
+    if path.name.endswith(".gz"):
+        raw = _gunzip(raw, max_bytes)
+    return raw
+
+
+def _gunzip(raw: bytes, max_bytes: int) -> bytes:
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = decompressor.decompress(raw, max_bytes + 1)
+    except zlib.error as exc:
+        raise Unreadable(f"broken gzip data ({exc})") from exc
+    if len(out) > max_bytes:
+        raise Unreadable(f"decompressed size is over the limit of {max_bytes:,} bytes (ingest.max_file_bytes)")
+    if not decompressor.eof:
+        raise Unreadable("truncated gzip file (ends before the end of its data)")
+    return out
+
+
+def _decode_text(data: bytes) -> str:
+    if b"\x00" in data[:8192]:
+        raise Unreadable("binary file (contains NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Unreadable(
+            f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset {exc.start}); save it as UTF-8"
+        ) from exc
+
+
+def _pick(record: dict, field: str) -> str | None:
+    for key in _JSON_FIELDS[field]:
+        value = record.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+        if field == "source" and isinstance(value, dict) and isinstance(value.get("name"), str):
+            return value["name"]
+    return None
+
+
+def record_to_document(record: object, origin: str, max_bytes: int) -> RawDocument:
+    if not isinstance(record, dict):
+        raise Unreadable(f"{origin}: expected a JSON object, got {type(record).__name__}")
+    text = _pick(record, "text")
+    if not text:
+        raise Unreadable(f"{origin}: record has no text field (text/body/content)")
+    if len(text.encode("utf-8", "replace")) > max_bytes:
+        raise Unreadable(f"{origin}: text is over the limit of {max_bytes:,} bytes (ingest.max_file_bytes)")
+    raw_id = record.get("id")
+    return RawDocument(
+        origin=origin,
+        text=text,
+        title=_pick(record, "title") or "",
+        date=_pick(record, "date"),
+        url=_pick(record, "url"),
+        source=_pick(record, "source") or "",
+        id=str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id).strip() else None,
+    )
+
+
+def _read_jsonl(path: Path, max_bytes: int) -> Iterator[RawDocument | Unreadable]:
+    if path.stat().st_size == 0:
+        raise Unreadable("empty file")
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            for number, line in enumerate(_lines(handle, max_bytes), start=1):
+                origin = f"{path}:{number}"
+                if isinstance(line, Unreadable):
+                    yield Unreadable(f"{origin}: {line}")
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                    yield record_to_document(record, origin, max_bytes)
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    yield Unreadable(f"{origin}: not valid JSON ({exc.__class__.__name__}: {exc})")
+                except Unreadable as exc:
+                    yield exc
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+        yield Unreadable(f"{path}: truncated or broken gzip data after the records read so far ({exc})")
+
+
+def _lines(handle: io.BufferedIOBase, max_bytes: int) -> Iterator[bytes | Unreadable]:
+    """Lines of at most max_bytes; a longer one is skipped (and reported) without being held whole."""
+    while True:
+        line = handle.readline(max_bytes + 1)
+        if not line:
+            return
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = handle.readline(max_bytes + 1)
+            yield Unreadable(f"line is over the limit of {max_bytes:,} bytes (ingest.max_file_bytes)")
+            continue
+        yield line
+
+
+def _read_json(data: bytes, origin: str, max_bytes: int) -> Iterator[RawDocument | Unreadable]:
+    try:
+        payload = json.loads(data.decode("utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Unreadable(f"not valid JSON ({exc.__class__.__name__}: {exc}); truncated?") from exc
+    if isinstance(payload, dict):
+        for key in ("articles", "items", "data", "results"):
+            if isinstance(payload.get(key), list):
+                payload = payload[key]
+                break
+    records = payload if isinstance(payload, list) else [payload]
+    for index, record in enumerate(records):
+        try:
+            yield record_to_document(record, f"{origin}[{index}]", max_bytes)
+        except Unreadable as exc:
+            yield exc
+
+
+def _read_html(data: bytes, origin: str) -> RawDocument:
+    import trafilatura
+
+    if b"\x00" in data[:8192]:
+        raise Unreadable("binary file (contains NUL bytes), not HTML")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        doc = trafilatura.bare_extraction(data, with_metadata=True, include_comments=False)
+    if doc is None or not (doc.text or "").strip():
+        raise Unreadable("no main text found in the HTML page")
+    return RawDocument(
+        origin=origin,
+        text=doc.text,
+        title=doc.title or "",
+        date=_published_meta(data) or doc.date,
+        url=doc.url,
+        source=doc.sitename or doc.hostname or "",
+    )
+
+
+def _published_meta(data: bytes) -> str | None:
+    """trafilatura keeps only the day; the page's own meta tag often has the time too."""
+    for tag in _PUBLISHED_META.findall(data[:200_000]):
+        content = _CONTENT_ATTR.search(tag)
+        if content:
+            return content.group(1).decode("ascii", "ignore")
+    return None
+
+
+def _read_feed(data: bytes, origin: str) -> Iterator[RawDocument | Unreadable]:
+    import feedparser
+
+    feed = feedparser.parse(data)
+    if not feed.entries:
+        reason = getattr(feed, "bozo_exception", None)
+        raise Unreadable(f"feed has no entries{f' ({reason})' if reason else ''}")
+    source = feed.feed.get("title", "") if hasattr(feed, "feed") else ""
+    for index, entry in enumerate(feed.entries):
+        item_origin = f"{origin}#{index + 1}"
+        body = ""
+        if entry.get("content"):
+            body = entry.content[0].get("value", "")
+        body = body or entry.get("summary", "")
+        text = _html_to_text(body)
+        if not text.strip():
+            yield Unreadable(f"{item_origin}: feed item has no text")
+            continue
+        date = from_struct_time(entry.get("published_parsed") or entry.get("updated_parsed"))
+        yield RawDocument(
+            origin=item_origin,
+            text=text,
+            title=entry.get("title", ""),
+            date=date,
+            url=entry.get("link"),
+            source=source,
+        )
+
+
+def _html_to_text(fragment: str) -> str:
+    """Feed bodies are HTML fragments: keep paragraphs, drop tags."""
+    if "<" not in fragment:
+        return fragment
+    import lxml.html
+
+    try:
+        tree = lxml.html.fromstring(f"<div>{fragment}</div>")
+    except Exception:  # lxml raises several unrelated types on garbage
+        return re.sub(r"<[^>]+>", " ", fragment)
+    for br in tree.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+    blocks = []
+    for element in tree.iter("p", "li", "h1", "h2", "h3", "blockquote"):
+        blocks.append(element.text_content().strip())
+    text = "\n\n".join(b for b in blocks if b)
+    return text or tree.text_content()
