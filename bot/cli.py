@@ -105,6 +105,62 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def cmd_eval(args: argparse.Namespace, config: Config) -> int:
+    import dataclasses
+    import os
+    from pathlib import Path
+
+    from index import evaluation
+
+    from .progress import progress_bar
+
+    eval_dir = Path(args.eval_dir)
+    if not (eval_dir / "questions_dev.jsonl").is_file():
+        print(f"evaluation data not found in {eval_dir} (expected ../shared/eval); skipping", file=sys.stderr)
+        return EXIT_OK
+    cache = Path(args.cache or os.environ.get("NEWSBOT_CACHE", Path.home() / ".cache" / "newsbot" / "eval"))
+    if args.set:
+        config = _override(config, args.set)
+
+    def bar(desc: str, total: int | None):
+        stack.append(progress_bar(total, desc))
+        return stack[-1].__enter__()
+
+    stack: list = []
+    engine = evaluation.build_pool_engine(config, eval_dir, args.pool, cache, progress=bar)
+    for ctx in stack:
+        ctx.__exit__(None, None, None)
+    questions = evaluation.load_questions(eval_dir)
+    if args.limit:
+        questions = questions[: args.limit]
+    modes = args.modes.split(",")
+    with progress_bar(len(questions) * len(modes), "questions") as advance:
+        results = evaluation.evaluate(engine, questions, modes, use_now=not args.no_now, progress=advance)
+    engine.close()
+    title = (f"{args.pool}: {len(questions)} dev questions, "
+             f"{'question date as now' if not args.no_now else 'no date given'}")
+    if args.json:
+        _print_json({"pool": args.pool, "use_now": not args.no_now, "results": results,
+                     "settings": dataclasses.asdict(config.retrieval)})
+    else:
+        print(evaluation.format_table(results, title))
+    return EXIT_OK
+
+
+def _override(config: Config, assignments: list[str]) -> Config:
+    """`--set retrieval.rrf_k=30` style overrides, for measuring settings without editing files."""
+    import dataclasses
+
+    for assignment in assignments:
+        key, _, raw = assignment.partition("=")
+        section, _, name = key.partition(".")
+        current = getattr(config, section)
+        kind = type(getattr(current, name))
+        value = raw.lower() in ("1", "true", "yes") if kind is bool else kind(raw)
+        config = dataclasses.replace(config, **{section: dataclasses.replace(current, **{name: value})})
+    return config
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsbot", description="Answers questions from saved news articles.")
     parser.add_argument("--config", help="TOML config file (default: $NEWSBOT_CONFIG, else built-in defaults)")
@@ -130,7 +186,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
 
+    p = sub.add_parser("eval", help="measure retrieval and answers on ../shared/eval")
+    p.add_argument("--pool", default="pool_quick", choices=["pool_quick", "pool_standard"])
+    p.add_argument("--eval-dir", default=str(_default_eval_dir()))
+    p.add_argument("--cache", help="where pool stores and vectors are kept (default ~/.cache/newsbot/eval)")
+    p.add_argument("--modes", default="bm25,dense,hybrid")
+    p.add_argument("--limit", type=int, default=0, help="only the first N questions")
+    p.add_argument("--no-now", action="store_true", help="do not give the question's date as now")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a setting")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
     return parser
+
+
+def _default_eval_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from .dates import parse_date_line
 
 _JUNK_PATTERNS = [
-    r"^also on \S+\.\w+\b",
+    r"^also on (?:[a-z0-9-]+\.)+[a-z]{2,}\b(?!\.)",
     r"^(read|see) (more|also)\b.{0,200}$",
     r"^related( (articles?|stories|coverage))?:",
     r"^if you (like|liked|enjoyed) this (story|article)",
@@ -41,6 +41,7 @@ _JUNK = re.compile("|".join(f"(?:{p})" for p in _JUNK_PATTERNS), re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2009\u202f]+")
 _TITLE_MAX_WORDS = 30
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _hard_wrapped(lines: list[str]) -> bool:
     """Lines of a block broken at a fixed width (e-mail style) rather than one line a paragraph."""
     if len(lines) < 3 or max(len(line) for line in lines) > 100:
         return False
-    ends = sum(line.rstrip().endswith((".", "!", "?", '"', "”")) for line in lines[:-1])
+    ends = sum(bool(_SENTENCE_END.search(line)) for line in lines[:-1])
     return ends < 0.5 * (len(lines) - 1)
 
 
@@ -97,7 +98,7 @@ def _looks_like_title(paragraph: str) -> bool:
     return 0 < len(words) <= _TITLE_MAX_WORDS and not paragraph.endswith((".", ":", ";", ","))
 
 
-_ALSO_ON = re.compile(r"^also on (\S+\.\w+)\b", re.IGNORECASE)
+_ALSO_ON = re.compile(r"^also on ((?:[a-z0-9-]+\.)+[a-z]{2,})\b(?!\.)", re.IGNORECASE)
 
 
 def clean(text: str, title: str = "") -> CleanText:

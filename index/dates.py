@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from dateutil import parser as du_parser
 
-_TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
+_TIME = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?!\d)")
 _HAS_DIGIT = re.compile(r"\d")
 _NOISE = re.compile(
     r"^(published|updated|posted|last updated|first published|date)\s*[:\-]?\s*|\s*\|.*$",
@@ -66,11 +66,28 @@ def parse_date(text: str | None) -> str | None:
     return first.strftime("%Y-%m-%d")
 
 
+_DATELINE_WORDS = frozenset(
+    """published updated posted last first date on at am pm a.m p.m utc gmt et edt est bst cet
+    cest msk pst pdt cst cdt mst mdt of the by""".split()
+)
+_WEEKDAYS = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)[a-z]*$")
+
+
 def parse_date_line(line: str) -> str | None:
-    """Like parse_date, but only for a short line that is a date and nothing else (a dateline)."""
+    """Like parse_date, but only for a short line that is a date and nothing else (a dateline).
+
+    "The summit opened in Osaka on June 6, 2019." holds a date but is a sentence of the story:
+    every word of a dateline other than the date itself must be a label, weekday or time zone.
+    """
     stripped = line.strip()
-    if len(stripped.split()) > 9 or not _LOOKS_LIKE_DATE.search(_NOISE.sub("", stripped)):
+    match = _LOOKS_LIKE_DATE.search(_NOISE.sub("", stripped))
+    if len(stripped.split()) > 9 or not match:
         return None
+    rest = _LOOKS_LIKE_DATE.sub(" ", stripped)
+    for word in re.findall(r"[a-z][a-z.]*", rest.lower()):
+        word = word.rstrip(".")
+        if word not in _DATELINE_WORDS and not _WEEKDAYS.match(word):
+            return None
     return parse_date(stripped)
 
 

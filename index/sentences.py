@@ -17,13 +17,17 @@ _ABBREVIATIONS = frozenset(
     """
     mr mrs ms dr prof sr jr st mt ft sen rep gov gen col lt sgt capt cmdr adm maj pres supt
     insp det rev fr hon messrs mme mlle
-    inc corp co ltd llc plc bros dept univ assn est approx vs etc al fig no nos vol vols op
-    jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
-    ave blvd rd hwy calif colo conn fla ga ill ind kan ky la md mass mich minn miss mo mont neb
-    nev okla ore pa tenn tex va vt wash wis wyo ariz ark del
+    inc corp co ltd llc plc bros dept univ assn est approx vs etc al fig vol vols op
+    jan feb mar apr jun jul aug sep sept oct nov dec tue tues wed thu thur thurs fri
+    ave blvd rd hwy calif colo conn fla ga kan ky la md mich minn mo mont neb
+    nev okla ore pa tenn tex va vt wis wyo ariz ark
     e.g i.e a.m p.m u.s u.k u.n u.s.a e.u d.c n.y l.a
     """.split()
 )
+# Ordinary words that are abbreviations only when capitalised ("Ill.", "Mass.", "Sun.").
+_CAPITALISED_ABBREVIATIONS = frozenset("Ill Ind Mass Miss Wash Del Mon Sat Sun".split())
+# "No. 5", "Nos. 3 and 4": an abbreviation only before a number.
+_NUMBER_ABBREVIATIONS = frozenset(("no", "nos"))
 # Candidate boundary: terminal punctuation, optional closing quotes/brackets, then whitespace.
 _BOUNDARY = re.compile(r"""([.!?…]+)(["'”’)\]]*)(\s+)""")
 _OPENERS = "\"'“‘(["
@@ -41,16 +45,19 @@ def _is_boundary(text: str, match: re.Match) -> bool:
         return True  # ! ? … and runs like "?!" end sentences when a capital follows
     if match.group(2):
         return True  # period inside a closing quote: '... 5G."' followed by a capital
-    before = _WORD_BEFORE.search(text[: match.start()])
+    before = _WORD_BEFORE.search(text[max(0, match.start() - 40) : match.start()])
     if not before:
         return True
-    word = before.group(1).lower().strip("'")
-    if word in _ABBREVIATIONS:
+    original = before.group(1).strip("'")
+    word = original.lower()
+    if word in _ABBREVIATIONS or original in _CAPITALISED_ABBREVIATIONS:
+        return False
+    if word in _NUMBER_ABBREVIATIONS and nxt.isdigit():
         return False
     if len(word) == 1 and word.isalpha():
         return False  # an initial: "J. K. Rowling", "George W. Bush"
-    if "." in word and all(len(p) <= 2 for p in word.split(".")):
-        return False  # dotted abbreviations such as "U.S." or "Ph.D"
+    if "." in word and all(len(p) <= 2 and p.isalpha() for p in word.split(".") if p):
+        return False  # dotted abbreviations such as "U.S." or "Ph.D", not decimals like 0.92
     return True
 
 

@@ -40,12 +40,17 @@ class Store(Protocol):
 
     def get(self, article_id: str) -> Article | None: ...
 
+    def articles_by_seq(self, seqs: list[int]) -> dict[int, Article]: ...
+
     def headers(self) -> Iterator[ArticleHeader]: ...
 
     def articles_after(self, seq: int, limit: int = 1000) -> list[Article]:
         """Full articles with seq > `seq`, oldest first: the change feed indexes catch up from."""
 
     def max_seq(self) -> int: ...
+
+    def passages_after(self, seq: int) -> int:
+        """How many passages belong to articles with seq > `seq` (work an index has ahead)."""
 
     def stats(self) -> dict: ...
 

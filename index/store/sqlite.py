@@ -113,6 +113,18 @@ class SqliteStore:
             row = self._db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id=?", (article_id,)).fetchone()
             return self._hydrate([row])[0] if row else None
 
+    def articles_by_seq(self, seqs: list[int]) -> dict[int, Article]:
+        with self._lock:
+            found: dict[int, Article] = {}
+            for i in range(0, len(seqs), 500):
+                chunk = [int(s) for s in seqs[i : i + 500]]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE seq IN ({marks})", chunk
+                ).fetchall()
+                found.update((a.seq, a) for a in self._hydrate(rows))
+            return found
+
     def articles_after(self, seq: int, limit: int = 1000) -> list[Article]:
         with self._lock:
             rows = self._db.execute(
@@ -156,6 +168,10 @@ class SqliteStore:
             ).fetchall()
         for row in rows:
             yield ArticleHeader(*row)
+
+    def passages_after(self, seq: int) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM passages WHERE article_seq>?", (seq,)).fetchone()[0]
 
     def max_seq(self) -> int:
         with self._lock:

@@ -1,0 +1,148 @@
+"""From retrieved articles to an answer: verbatim quoted sentences with title, date and link.
+
+Nothing here writes text: every quote is one stored sentence, unchanged. Sentences are chosen by
+how much of the question's evidence (idf-weighted query terms) they hold, helped by the score of
+the passage they sit in, so the quote is the sentence that answers rather than the passage's
+first. Near-identical stories from several outlets are shown once. When the best match is weak,
+the answer says so and offers the closest headlines instead of padding with unrelated quotes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from .config import RetrievalConfig
+from .dedupe import is_near_duplicate, shingles
+from .models import Article
+from .retrieval import ArticleHit, Retriever, SearchResult
+from .tokenize import tokenize
+
+MIN_ARTICLES = 10
+
+
+@dataclass(frozen=True)
+class Quote:
+    text: str
+    article_id: str
+    title: str
+    date: str | None
+    url: str | None
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    no_answer: bool
+    quotes: list[Quote] = field(default_factory=list)
+    articles: list[str] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)  # close headlines when nothing answers
+    window: tuple[str | None, str | None] = (None, None)
+    newest_first: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "no_answer": self.no_answer,
+            "quotes": [asdict(q) for q in self.quotes],
+            "articles": self.articles,
+            "suggestions": self.suggestions,
+        }
+
+
+def sentence_scores(article: Article, hit: ArticleHit, idf: dict[str, float], tokens: list[str]) -> list[float]:
+    """Evidence each sentence holds: share of the question's idf mass, plus its passage's score."""
+    total = sum(idf.get(t, 0.0) for t in set(tokens)) or 1.0
+    passage_score = {}
+    if hit.passages:
+        best = hit.passages[0][1] or 1.0
+        for p_index, score in hit.passages:
+            passage_score.setdefault(p_index, score / best)
+    sentence_passage = {}
+    for p in article.passages:
+        for i in range(p.start, p.end):
+            sentence_passage[i] = p.index
+    query = set(tokens)
+    scores = []
+    for s in article.sentences:
+        terms = set(tokenize(s.text)) & query
+        coverage = sum(idf.get(t, 0.0) for t in terms) / total
+        bonus = 0.25 * passage_score.get(sentence_passage.get(s.index, -1), 0.0)
+        scores.append(coverage + bonus)
+    return scores
+
+
+class Answerer:
+    def __init__(self, store, retriever: Retriever, config: RetrievalConfig):
+        self.store = store
+        self.retriever = retriever
+        self.config = config
+
+    def answer(self, question: str, now: date | None = None, mode: str = "hybrid") -> Answer:
+        question = " ".join(question.split())
+        if not question:
+            return Answer(question="", no_answer=True)
+        result = self.retriever.search(question, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30))
+        hits = result.hits
+        articles = self.store.articles_by_seq([h.seq for h in hits[: MIN_ARTICLES * 2]])
+        hits = self._distinct_stories(hits, articles)
+        ranked_ids = [articles[h.seq].id for h in hits if h.seq in articles]
+        ranked_ids += [a.id for a in self.store.articles_by_seq([h.seq for h in result.hits[MIN_ARTICLES * 2 :]]).values()
+                       if a.id not in ranked_ids][: max(0, MIN_ARTICLES - len(ranked_ids))]
+        window = (
+            result.scope.start.isoformat() if result.scope.start else None,
+            result.scope.end.isoformat() if result.scope.end else None,
+        )
+        if not hits or not self._relevant(hits[0], result, mode):
+            suggestions = [articles[h.seq].title for h in hits[:3] if h.seq in articles]
+            return Answer(question, True, [], ranked_ids, suggestions, window, result.scope.recent)
+        quotes = self._quotes(hits, articles, result)
+        if result.scope.recent:
+            quotes.sort(key=lambda q: q.date or "", reverse=True)
+        return Answer(question, False, quotes, ranked_ids, [], window, result.scope.recent)
+
+    def _relevant(self, top: ArticleHit, result: SearchResult, mode: str) -> bool:
+        """Weak means: the question's words are mostly absent and the meaning is not close either."""
+        if mode != "bm25" and top.dense >= self.config.min_relevance:
+            return True
+        total = sum(result.idf.get(t, 0.0) for t in set(result.tokens))
+        if not total:
+            return False
+        article = self.store.articles_by_seq([top.seq]).get(top.seq)
+        if article is None:
+            return False
+        best = max(sentence_scores(article, top, result.idf, result.tokens), default=0.0) - 0.25
+        return best >= 0.5 if mode == "bm25" else best >= 0.75
+
+    def _distinct_stories(self, hits: list[ArticleHit], articles: dict[int, Article]) -> list[ArticleHit]:
+        kept: list[ArticleHit] = []
+        kept_shingles: list[set[int]] = []
+        for hit in hits:
+            article = articles.get(hit.seq)
+            if article is None:
+                kept.append(hit)
+                continue
+            sh = shingles(article.text)
+            if any(is_near_duplicate(sh, other, self.config.duplicate_threshold) for other in kept_shingles):
+                continue
+            kept.append(hit)
+            kept_shingles.append(sh)
+        return kept
+
+    def _quotes(self, hits: list[ArticleHit], articles: dict[int, Article], result: SearchResult) -> list[Quote]:
+        quotes: list[Quote] = []
+        top_score = hits[0].score or 1.0
+        for hit in hits[: self.config.max_quotes]:
+            article = articles.get(hit.seq)
+            if article is None or not article.sentences:
+                continue
+            if hit.score < 0.5 * top_score and quotes:
+                break  # a much weaker article would be padding
+            scores = sentence_scores(article, hit, result.idf, result.tokens)
+            best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+            quotes.append(Quote(
+                text=article.sentences[best].text, article_id=article.id, title=article.title,
+                date=article.date, url=article.url, score=round(hit.score, 6),
+            ))
+        return quotes

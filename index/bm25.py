@@ -1,0 +1,186 @@
+"""BM25 with rank-bm25's scoring definitions, computed from sparse postings.
+
+rank-bm25 loops over every document in Python for every query (825 ms at 100k passages). Here
+term frequencies live in a CSC matrix (one column per term) and a query touches only the postings
+of its own terms, vectorised in numpy. Scores are computed at query time from raw frequencies, so
+adding documents only appends postings: idf and average length always reflect the whole corpus,
+exactly as if rank-bm25 had been built on it (a test checks equality for all three variants).
+
+The variants' idf and term formulas, including rank-bm25's quirks: Okapi floors negative idf at
+epsilon × mean idf (a term in exactly half of the documents scores zero); BM25L multiplies its
+term score by tf once more; BM25+ adds idf × delta per query term to every document, which does
+not change rankings but is kept so scores are equal, not merely equivalent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+
+@dataclass(frozen=True)
+class Bm25Params:
+    variant: str = "bm25plus"  # okapi | bm25l | bm25plus
+    k1: float = 1.5
+    b: float = 0.75
+    delta: float = 1.0  # BM25L / BM25+ only
+    epsilon: float = 0.25  # Okapi only
+
+
+class Bm25Index:
+    """Postings for a growing corpus: a compacted CSC segment plus not-yet-compacted additions."""
+
+    def __init__(self, params: Bm25Params):
+        self.params = params
+        self.vocab: dict[str, int] = {}
+        self._base = sparse.csc_matrix((0, 0), dtype=np.float32)
+        self._doc_len = np.zeros(0, dtype=np.float32)
+        self._df = np.zeros(0, dtype=np.int64)
+        self._pending: list[tuple[int, list[int], list[int]]] = []  # (doc, term ids, counts)
+        self._pending_len: list[int] = []
+        self._idf_cache: np.ndarray | None = None
+
+    # -- building ---------------------------------------------------------------------------
+    def add(self, documents: Iterable[Sequence[str]]) -> None:
+        start = self.size
+        for offset, tokens in enumerate(documents):
+            counts = Counter(tokens)
+            term_ids = [self._term_id(t) for t in counts]
+            self._pending.append((start + offset, term_ids, list(counts.values())))
+            self._pending_len.append(len(tokens))
+        self._idf_cache = None
+
+    def _term_id(self, term: str) -> int:
+        term_id = self.vocab.get(term)
+        if term_id is None:
+            term_id = self.vocab[term] = len(self.vocab)
+        return term_id
+
+    def compact(self) -> None:
+        """Fold pending additions into the CSC segment (done before saving and before queries)."""
+        if not self._pending:
+            return
+        rows, cols, vals = [], [], []
+        for doc, term_ids, counts in self._pending:
+            rows.extend([doc - self._base.shape[0]] * len(term_ids))
+            cols.extend(term_ids)
+            vals.extend(counts)
+        n_terms = len(self.vocab)
+        extra = sparse.csc_matrix(
+            (np.asarray(vals, np.float32), (np.asarray(rows, np.int64), np.asarray(cols, np.int64))),
+            shape=(len(self._pending), n_terms),
+        )
+        base = self._base
+        if base.shape[1] < n_terms:  # new terms: empty columns for the documents already in
+            grown = np.full(n_terms - base.shape[1], base.indptr[-1], base.indptr.dtype)
+            base = sparse.csc_matrix(
+                (base.data, base.indices, np.concatenate([base.indptr, grown])),
+                shape=(base.shape[0], n_terms),
+            )
+        self._base = sparse.vstack([base, extra], format="csc", dtype=np.float32)
+        self._base.sort_indices()
+        self._doc_len = np.concatenate([self._doc_len, np.asarray(self._pending_len, np.float32)])
+        self._df = np.diff(self._base.indptr).astype(np.int64)
+        self._pending.clear()
+        self._pending_len.clear()
+        self._idf_cache = None
+
+    @property
+    def size(self) -> int:
+        return self._base.shape[0] + len(self._pending)
+
+    # -- scoring ----------------------------------------------------------------------------
+    def _idf(self) -> np.ndarray:
+        if self._idf_cache is not None:
+            return self._idf_cache
+        n = float(self.size)
+        df = self._df.astype(np.float64)
+        variant = self.params.variant
+        if variant == "okapi":
+            idf = np.log(n - df + 0.5) - np.log(df + 0.5)
+            average = idf.mean() if len(idf) else 0.0
+            idf[idf < 0] = self.params.epsilon * average
+        elif variant == "bm25l":
+            idf = np.log(n + 1) - np.log(df + 0.5)
+        elif variant == "bm25plus":
+            idf = np.log(n + 1) - np.log(np.maximum(df, 1))
+        else:
+            raise ValueError(f"unknown BM25 variant {variant!r}")
+        self._idf_cache = idf
+        return idf
+
+    def idf_of(self, terms: Iterable[str]) -> dict[str, float]:
+        self.compact()
+        idf = self._idf()
+        return {t: float(idf[self.vocab[t]]) for t in terms if t in self.vocab}
+
+    def scores(self, query: Sequence[str]) -> np.ndarray:
+        """Scores of every document for the query tokens (duplicates count, as in rank-bm25)."""
+        return self.scores_and_matches(query)[0]
+
+    def scores_and_matches(self, query: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Scores, and which documents hold at least one query term (BM25+ scores all others > 0)."""
+        self.compact()
+        n = self.size
+        out = np.zeros(n, dtype=np.float64)
+        matched = np.zeros(n, dtype=bool)
+        if n == 0:
+            return out, matched
+        p = self.params
+        idf = self._idf()
+        avgdl = float(self._doc_len.sum()) / n
+        norm = None
+        for term in query:
+            term_id = self.vocab.get(term)
+            if term_id is None:
+                continue  # rank-bm25: unknown terms have idf 0 and add nothing
+            w = idf[term_id]
+            lo, hi = self._base.indptr[term_id], self._base.indptr[term_id + 1]
+            rows = self._base.indices[lo:hi]
+            tf = self._base.data[lo:hi].astype(np.float64)
+            matched[rows] = True
+            if norm is None:
+                norm = 1 - p.b + p.b * self._doc_len.astype(np.float64) / avgdl
+            dl_norm = norm[rows]
+            if p.variant == "okapi":
+                out[rows] += w * (tf * (p.k1 + 1) / (tf + p.k1 * dl_norm))
+            elif p.variant == "bm25l":
+                ctd = tf / dl_norm  # rank-bm25 multiplies by tf as well (zero where absent)
+                out[rows] += w * tf * (p.k1 + 1) * (ctd + p.delta) / (p.k1 + ctd + p.delta)
+            else:  # bm25plus
+                out += w * p.delta
+                out[rows] += w * (tf * (p.k1 + 1) / (p.k1 * dl_norm + tf))
+        return out, matched
+
+    # -- persistence ------------------------------------------------------------------------
+    def arrays(self) -> dict[str, np.ndarray]:
+        self.compact()
+        return {
+            "bm25_data": self._base.data,
+            "bm25_indices": self._base.indices,
+            "bm25_indptr": self._base.indptr,
+            "bm25_shape": np.asarray(self._base.shape, np.int64),
+            "bm25_doc_len": self._doc_len,
+        }
+
+    @classmethod
+    def from_arrays(cls, params: Bm25Params, vocab: list[str], arrays) -> "Bm25Index":
+        index = cls(params)
+        index.vocab = {t: i for i, t in enumerate(vocab)}
+        shape = tuple(int(x) for x in arrays["bm25_shape"])
+        index._base = sparse.csc_matrix(
+            (arrays["bm25_data"], arrays["bm25_indices"], arrays["bm25_indptr"]), shape=shape
+        )
+        index._doc_len = np.asarray(arrays["bm25_doc_len"], np.float32)
+        index._df = np.diff(index._base.indptr).astype(np.int64)
+        return index
+
+    def vocab_list(self) -> list[str]:
+        terms = [""] * len(self.vocab)
+        for term, i in self.vocab.items():
+            terms[i] = term
+        return terms

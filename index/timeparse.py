@@ -1,0 +1,102 @@
+"""Date expressions in questions: "this week", "yesterday", "in June 2019", "since March", "latest".
+
+They are resolved against `now` (a parameter, so the evaluation can ask on the day a question was
+asked) into an inclusive day window and a recency wish, and removed from the text that is matched
+against articles: the words "this week" say when, not what.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+_MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+_MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
+_MONTHS["sept"] = 9
+_MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+_YEAR = r"((?:19|20)\d{2})"
+
+
+@dataclass(frozen=True)
+class TimeScope:
+    start: date | None = None
+    end: date | None = None
+    recent: bool = False  # "latest", "recent", "newest": order newest-first
+    text: str = ""  # the question without its date expressions
+
+    @property
+    def bounded(self) -> bool:
+        return self.start is not None or self.end is not None
+
+
+def _month_range(year: int, month: int) -> tuple[date, date]:
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _last_month_named(month: int, now: date) -> int:
+    """The year of the most recent such month not after now ("since March" in May: this year)."""
+    return now.year if month <= now.month else now.year - 1
+
+
+def parse_time(question: str, now: date) -> TimeScope:
+    text = question
+    start: date | None = None
+    end: date | None = None
+    recent = False
+
+    def cut(pattern: str) -> re.Match | None:
+        nonlocal text
+        match = re.search(pattern, text, re.IGNORECASE)
+        if match:
+            text = (text[: match.start()] + " " + text[match.end() :]).strip()
+        return match
+
+    if cut(r"\btoday\b|\bthis morning\b|\btonight\b"):
+        start = end = now
+    elif cut(r"\byesterday\b"):
+        start = end = now - timedelta(days=1)
+    elif cut(r"\b(?:this|past|last) (?:few )?days?\b|\brecent days\b"):
+        start, end = now - timedelta(days=3), now
+    elif cut(r"\b(?:this|the past) week\b|\bthis past week\b"):
+        start, end = now - timedelta(days=7), now
+    elif cut(r"\blast week\b"):
+        start, end = now - timedelta(days=14), now - timedelta(days=5)
+    elif cut(r"\b(?:this|the past) month\b"):
+        start, end = now - timedelta(days=31), now
+    elif cut(r"\blast month\b"):
+        first = now.replace(day=1)
+        prev_end = first - timedelta(days=1)
+        start, end = prev_end.replace(day=1), prev_end
+    elif cut(r"\bthis year\b"):
+        start, end = date(now.year, 1, 1), now
+    elif cut(r"\blast year\b"):
+        start, end = date(now.year - 1, 1, 1), date(now.year - 1, 12, 31)
+    elif m := cut(rf"\b(?:since|after) {_MONTH}(?:,? {_YEAR})?\b"):
+        month = _MONTHS[m.group(1).lower()]
+        year = int(m.group(2)) if m.group(2) else _last_month_named(month, now)
+        start, end = date(year, month, 1), now
+    elif m := cut(rf"\b(?:since|after) {_YEAR}\b"):
+        start, end = date(int(m.group(1)), 1, 1), now
+    elif m := cut(rf"\bbefore {_MONTH}(?:,? {_YEAR})?\b"):
+        month = _MONTHS[m.group(1).lower()]
+        year = int(m.group(2)) if m.group(2) else _last_month_named(month, now)
+        end = date(year, month, 1) - timedelta(days=1)
+    elif m := cut(rf"\bbefore {_YEAR}\b"):
+        end = date(int(m.group(1)) - 1, 12, 31)
+    elif m := cut(rf"\b(?:on )?{_MONTH}\.? (\d{{1,2}})(?:st|nd|rd|th)?,? {_YEAR}\b"):
+        month = _MONTHS[m.group(1).lower()]
+        try:
+            start = end = date(int(m.group(3)), month, int(m.group(2)))
+        except ValueError:
+            start = end = None
+    elif m := cut(rf"\b(?:in |during )?{_MONTH},? {_YEAR}\b"):
+        month = _MONTHS[m.group(1).lower()]
+        start, end = _month_range(int(m.group(2)), month)
+    elif m := cut(rf"\b(?:in|during) {_YEAR}\b"):
+        start, end = date(int(m.group(1)), 1, 1), date(int(m.group(1)), 12, 31)
+
+    if cut(r"\b(?:the )?(?:latest|newest|most recent|recently|recent|lately)\b"):
+        recent = True
+    return TimeScope(start=start, end=end, recent=recent, text=" ".join(text.split()) or question)

@@ -1,0 +1,37 @@
+"""Tokens for BM25 and sentence matching: lower-cased words, English stop words out, stemmed.
+
+The same function serves documents, questions and topics, so their terms always meet. Stemming
+(Snowball via PyStemmer, as bm25s uses) lets "signed" find "signing"; stop words would only add
+huge posting lists that carry no evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its itself
+    just me more most my myself no nor not now of off on once only or other our ours ourselves out
+    over own same she should so some such than that the their theirs them themselves then there
+    these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours yourself yourselves s t don said says also
+    """.split()
+)
+_stemmer = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return _stemmer.stemWord(word)
+
+
+def tokenize(text: str) -> list[str]:
+    words = (w.replace("’", "'").split("'")[0] for w in _WORD.findall(text.lower()))
+    return [_stem(w) for w in words if w and w not in STOPWORDS]

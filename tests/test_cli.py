@@ -1,0 +1,222 @@
+"""The `newsbot` command line: output scripts can read and exit codes they can rely on."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.cli import main
+from index.config import CONFIG_ENV, TOKEN_ENV, ConfigError, load_config
+
+STORY = (
+    "Storm hits coast\n\n"
+    "June 6, 2019\n\n"
+    "A storm hit the northern coast on Thursday, cutting power to thousands of homes.\n\n"
+    "Emergency services said no one had been seriously hurt."
+)
+
+
+@pytest.fixture(autouse=True)
+def no_env_config(monkeypatch):
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "cli.db")
+
+
+@pytest.fixture
+def story(tmp_path):
+    path = tmp_path / "story.txt"
+    path.write_text(STORY, encoding="utf-8")
+    return path
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def ingested_id(capsys, db, story):
+    code, out, _ = run(capsys, "--store", db, "ingest", "--json", story)
+    assert code == 0
+    return json.loads(out)["added_ids"][0]
+
+
+def test_ingest_succeeds(capsys, db, story):
+    code, out, _ = run(capsys, "--store", db, "ingest", story)
+    assert code == 0
+    assert "added 1, duplicates 0, rejected 0" in out
+
+
+def test_ingest_json_report(capsys, db, story):
+    code, out, _ = run(capsys, "--store", db, "ingest", "--json", story)
+    report = json.loads(out)
+    assert code == 0
+    assert report["added"] == 1 and report["duplicates"] == 0 and report["rejected"] == []
+    assert len(report["added_ids"]) == 1
+
+
+def test_ingest_with_a_bad_file_exits_1_and_says_why(capsys, tmp_path, db, story):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\x00\x01binary\x00" * 10)
+    code, out, _ = run(capsys, "--store", db, "ingest", bad, story)
+    assert code == 1
+    assert "added 1, duplicates 0, rejected 1" in out
+    assert f"rejected {bad}: binary file" in out
+
+
+def test_stats_json(capsys, db, story):
+    ingested_id(capsys, db, story)
+    code, out, _ = run(capsys, "--store", db, "stats", "--json")
+    stats = json.loads(out)
+    assert code == 0
+    assert stats["articles"] == 1
+    assert stats["store"] == db
+
+
+def test_stats_of_an_empty_store(capsys, db):
+    code, out, _ = run(capsys, "--store", db, "stats")
+    assert code == 0 and "articles:  0" in out
+
+
+def test_list_json_gives_one_object_per_line(capsys, tmp_path, db, story):
+    other = tmp_path / "other.txt"
+    other.write_text("Bridge reopens\n\nThe old bridge reopened to traffic after two years of repairs.", "utf-8")
+    run(capsys, "--store", db, "ingest", story, other)
+    code, out, _ = run(capsys, "--store", db, "list", "--json")
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 2
+    assert all(set(row) == {"id", "title", "date", "source", "url"} for row in rows)
+    assert [(r["title"], r["date"]) for r in rows] == [("Storm hits coast", "2019-06-06"), ("Bridge reopens", None)]
+
+
+def test_show_json_adds_the_text(capsys, db, story):
+    article_id = ingested_id(capsys, db, story)
+    code, out, _ = run(capsys, "--store", db, "show", article_id, "--json")
+    shown = json.loads(out)
+    assert code == 0
+    assert set(shown) == {"id", "title", "date", "source", "url", "text"}
+    assert shown["id"] == article_id and shown["title"] == "Storm hits coast"
+    assert shown["text"].startswith("A storm hit the northern coast")
+
+
+def test_show_plain(capsys, db, story):
+    article_id = ingested_id(capsys, db, story)
+    code, out, _ = run(capsys, "--store", db, "show", article_id)
+    assert code == 0
+    assert out.splitlines()[0] == "Storm hits coast"
+    assert "2019-06-06" in out.splitlines()[1]
+
+
+def test_show_unknown_id_exits_3(capsys, db):
+    code, out, err = run(capsys, "--store", db, "show", "no-such-id")
+    assert code == 3
+    assert "no-such-id" in err and out == ""
+
+
+def test_no_command_exits_2(capsys):
+    assert run(capsys)[0] == 2
+
+
+def test_a_store_that_cannot_be_opened_exits_4(capsys, tmp_path):
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database\x00" * 300)
+    code, _, err = run(capsys, "--store", garbage, "stats")
+    assert code == 4
+    assert "store error" in err
+
+
+def write_config(tmp_path, text: str):
+    path = tmp_path / "newsbot.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_config_with_an_unknown_key_exits_2_naming_it(capsys, tmp_path, db):
+    config = write_config(tmp_path, "[ingest]\nmax_file_bytez = 10\n")
+    code, _, err = run(capsys, "--config", config, "--store", db, "stats")
+    assert code == 2
+    assert "max_file_bytez" in err
+
+
+def test_config_with_an_unknown_section_exits_2_naming_it(capsys, tmp_path, db):
+    config = write_config(tmp_path, "[retreival]\nk1 = 1.5\n")
+    code, _, err = run(capsys, "--config", config, "--store", db, "stats")
+    assert code == 2
+    assert "retreival" in err
+
+
+def test_config_with_a_wrong_type_exits_2(capsys, tmp_path, db):
+    config = write_config(tmp_path, '[ingest]\nmax_file_bytes = "big"\n')
+    code, _, err = run(capsys, "--config", config, "--store", db, "stats")
+    assert code == 2
+    assert "ingest.max_file_bytes" in err and "int" in err
+
+
+def test_missing_or_invalid_config_file_exits_2(capsys, tmp_path, db):
+    assert run(capsys, "--config", tmp_path / "missing.toml", "--store", db, "stats")[0] == 2
+    broken = write_config(tmp_path, "[ingest\n")
+    assert run(capsys, "--config", broken, "--store", db, "stats")[0] == 2
+
+
+def test_newsbot_config_env_var_is_honoured(capsys, monkeypatch, tmp_path):
+    store_path = tmp_path / "from-env.db"
+    config = write_config(tmp_path, f'[store]\npath = "{store_path}"\n')
+    monkeypatch.setenv(CONFIG_ENV, str(config))
+    code, out, _ = run(capsys, "stats", "--json")
+    assert code == 0
+    assert json.loads(out)["store"] == str(store_path)
+    assert store_path.is_file()
+
+
+def test_newsbot_config_env_var_with_a_bad_file_exits_2(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv(CONFIG_ENV, str(write_config(tmp_path, "[store]\nbogus = 1\n")))
+    code, _, err = run(capsys, "stats")
+    assert code == 2 and "bogus" in err
+
+
+def test_load_config_defaults():
+    config = load_config(env={})
+    assert config.ingest.max_file_bytes == 20_000_000
+    assert config.telegram.token == ""
+
+
+def test_newsbot_token_overrides_the_config_token(tmp_path):
+    path = write_config(tmp_path, '[telegram]\ntoken = "from-file"\nadmins = [1, 2]\n')
+    assert load_config(path, env={}).telegram.token == "from-file"
+    config = load_config(path, env={TOKEN_ENV: "from-env"})
+    assert config.telegram.token == "from-env"
+    assert config.telegram.admins == [1, 2]
+
+
+def test_newsbot_token_from_the_process_environment(monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV, "secret-token")
+    assert load_config().telegram.token == "secret-token"
+
+
+@pytest.mark.parametrize(
+    ("toml", "words"),
+    [
+        ("[telegram]\nadmins = [1, true]\n", "telegram.admins[1]"),
+        ("[telegram]\nadmins = 5\n", "list"),
+        ("[ingest]\npassage_words = true\n", "ingest.passage_words"),
+        ('store = "x.db"\n', "[store]"),
+        ('[retrieval]\nfusion = "max"\n', "retrieval.fusion"),
+        ("[ingest]\nmax_file_bytes = 0\n", "ingest.max_file_bytes"),
+    ],
+)
+def test_load_config_errors_name_the_key(tmp_path, toml, words):
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(tmp_path, toml), env={})
+    assert words in str(info.value)
+
+
+def test_ints_are_accepted_for_floats(tmp_path):
+    config = load_config(write_config(tmp_path, "[retrieval]\nk1 = 2\n"), env={})
+    assert config.retrieval.k1 == 2.0 and isinstance(config.retrieval.k1, float)

@@ -1,0 +1,196 @@
+"""The SQLite store: whole articles or nothing, one copy of each story, a change feed."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+
+import numpy as np
+import pytest
+
+from index.models import Sentence
+from index.store import SqliteStore, StoreError, open_store
+
+TEXT = (
+    "A storm hit the northern coast on Thursday, cutting power to thousands of homes. "
+    "Officials said the harbour would stay closed until Friday.\n\n"
+    "Emergency services said no one had been seriously hurt. Several roads remained closed."
+)
+OTHER = "The city council approved next year's budget on Tuesday after a long debate about buses."
+
+
+def test_save_and_get_roundtrip(store, make_article):
+    article = make_article(
+        TEXT, title="Storm hits coast", date="2019-06-06T08:22", url="https://example.com/storm", source="Example"
+    )
+    result = store.save(article)
+    assert result.added and result.id == article.id
+
+    loaded = store.get(article.id)
+    assert loaded is not None
+    for name in ("id", "title", "date", "source", "url", "text", "content_hash", "sentences", "passages"):
+        assert getattr(loaded, name) == getattr(article, name), name
+    assert loaded.seq == 1
+    assert loaded.saved_at
+    assert [s.text for s in loaded.sentences] == [
+        "A storm hit the northern coast on Thursday, cutting power to thousands of homes.",
+        "Officials said the harbour would stay closed until Friday.",
+        "Emergency services said no one had been seriously hurt.",
+        "Several roads remained closed.",
+    ]
+    assert [s.paragraph for s in loaded.sentences] == [0, 0, 1, 1]
+    assert loaded.passages and loaded.passages[0].start == 0 and loaded.passages[-1].end == 4
+
+
+def test_get_unknown_id_is_none(store):
+    assert store.get("nope") is None
+
+
+def test_saving_the_same_article_twice_keeps_one(store, make_article):
+    article = make_article(TEXT, title="Storm")
+    assert store.save(article).added
+    again = store.save(article)
+    assert not again.added and again.id == article.id
+    assert store.stats()["articles"] == 1
+
+
+def test_same_url_with_different_text_is_a_duplicate(store, make_article):
+    first = make_article(TEXT, url="https://example.com/storm")
+    second = make_article(OTHER, url="https://EXAMPLE.com/storm/?utm_source=x#top")  # same page
+    assert first.url == second.url
+    assert store.save(first).added
+    result = store.save(second)
+    assert not result.added and result.id == first.id
+    assert store.stats()["articles"] == 1
+
+
+def test_same_text_with_other_spacing_and_case_is_a_duplicate(store, make_article):
+    first = make_article(TEXT, id="one")
+    second = make_article("  " + TEXT.upper().replace(" ", "   "), id="two")
+    assert first.id != second.id and first.url is None and second.url is None
+    assert store.save(first).added
+    result = store.save(second)
+    assert not result.added and result.id == "one"
+    assert store.get("two") is None
+
+
+def test_record_id_is_kept_as_article_id(store, make_article):
+    article = make_article(TEXT, id="rtqa-0123456789ab")
+    assert store.save(article).id == "rtqa-0123456789ab"
+    assert store.get("rtqa-0123456789ab").text == article.text
+
+
+def test_change_feed(store, make_article):
+    texts = [f"Story number {n} tells of a storm that hit coast number {n} on a Thursday." for n in range(5)]
+    ids = [store.save(make_article(t, id=f"a{n}")).id for n, t in enumerate(texts)]
+    assert store.max_seq() == 5
+    assert [a.id for a in store.articles_after(0)] == ids
+    assert [a.seq for a in store.articles_after(0)] == [1, 2, 3, 4, 5]
+    assert [a.id for a in store.articles_after(3)] == ids[3:]
+    assert [a.id for a in store.articles_after(1, limit=2)] == ids[1:3]
+    assert store.articles_after(5) == []
+    assert all(a.sentences and a.passages for a in store.articles_after(0))
+    assert [h.id for h in store.headers()] == ids
+
+
+def test_max_seq_of_an_empty_store_is_zero(store):
+    assert store.max_seq() == 0
+    assert store.articles_after(0) == []
+
+
+def test_stats(store, make_article):
+    store.save(make_article(TEXT, id="a", date="2019-06-06", source="Example"))
+    store.save(make_article(OTHER, id="b", date="2021-01-02T10:00", source="Example"))
+    store.save(make_article("A third story about a bridge that reopened after two years.", id="c"))
+    stats = store.stats()
+    assert stats["articles"] == 3
+    assert stats["undated"] == 1
+    assert stats["first_date"] == "2019-06-06"
+    assert stats["last_date"] == "2021-01-02T10:00"
+    assert stats["sources"] == {"Example": 2, "(unknown)": 1}
+    assert stats["sentences"] == 4 + 1 + 1
+    assert stats["passages"] == 3
+    assert stats["schema_version"] == 1
+
+
+def test_vectors_roundtrip(store):
+    a = np.arange(4, dtype=np.float32)
+    b = np.array([0.5, -1.0, 2.0, 3.25], dtype=np.float64)  # stored as float32
+    store.put_vectors("model-x", [("h1", a), ("h2", b)])
+    found = store.get_vectors("model-x", ["h1", "h2", "missing"])
+    assert set(found) == {"h1", "h2"}
+    np.testing.assert_array_equal(found["h1"], a)
+    np.testing.assert_array_equal(found["h2"], b.astype(np.float32))
+    assert found["h2"].dtype == np.float32
+    assert store.get_vectors("other-model", ["h1"]) == {}
+    store.put_vectors("model-x", [("h1", np.ones(4, dtype=np.float32))])  # replaces
+    np.testing.assert_array_equal(store.get_vectors("model-x", ["h1"])["h1"], np.ones(4))
+
+
+def test_many_vector_lookups_at_once(store):
+    store.put_vectors("m", [(f"h{i}", np.full(2, i, dtype=np.float32)) for i in range(1200)])
+    found = store.get_vectors("m", [f"h{i}" for i in range(1200)])
+    assert len(found) == 1200 and found["h1199"][0] == 1199
+
+
+def test_integrity_check_of_a_sound_store_is_empty(store, make_article):
+    assert store.integrity_check() == []
+    store.save(make_article(TEXT))
+    assert store.integrity_check() == []
+
+
+def test_a_save_that_fails_midway_leaves_nothing(store, make_article):
+    article = make_article(TEXT, id="broken")
+    bad_sentence = Sentence(index=0, paragraph=0, text=None)  # violates sentences.text NOT NULL
+    broken = dataclasses.replace(article, sentences=(bad_sentence, *article.sentences[1:]))
+    with pytest.raises((sqlite3.Error, StoreError)):
+        store.save(broken)
+    assert store.get("broken") is None
+    assert store.stats()["articles"] == 0
+    assert store.stats()["sentences"] == 0
+    assert store.integrity_check() == []
+    # the store is still usable, and the same article saves once it is whole
+    assert store.save(article).added
+    assert store.get("broken").sentences == article.sentences
+
+
+def test_reopening_keeps_data_and_schema_version(tmp_path, make_article):
+    path = tmp_path / "reopen.db"
+    first = SqliteStore(path)
+    article = make_article(TEXT, id="kept")
+    first.save(article)
+    first.close()
+
+    second = SqliteStore(path)
+    try:
+        assert second.schema_version() == 1
+        assert second.get("kept").text == article.text
+        assert second.stats()["articles"] == 1
+        assert not second.save(article).added
+    finally:
+        second.close()
+
+
+def test_opening_a_file_that_is_not_sqlite_raises_store_error(tmp_path):
+    path = tmp_path / "garbage.db"
+    path.write_bytes(b"this is not a database, just some bytes\x00\x01\x02" * 200)
+    with pytest.raises(StoreError):
+        SqliteStore(path)
+
+
+def test_open_store_accepts_paths_and_sqlite_urls_only(tmp_path):
+    s = open_store(f"sqlite:///{tmp_path / 'url.db'}")
+    try:
+        assert isinstance(s, SqliteStore) and s.path == tmp_path / "url.db"
+    finally:
+        s.close()
+    with pytest.raises(StoreError):
+        open_store("postgresql://localhost/news")
+
+
+def test_store_creates_missing_parent_folders(tmp_path):
+    s = SqliteStore(tmp_path / "a" / "b" / "store.db")
+    try:
+        assert (tmp_path / "a" / "b" / "store.db").is_file()
+    finally:
+        s.close()
