@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 
 from index.config import Config, ConfigError, load_config, with_store_path
+from index.engine import Engine
 from index.store import Store, StoreError, open_store
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_STORE = 0, 1, 2, 3, 4
@@ -32,16 +34,18 @@ def _open(config: Config) -> Store:
 
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
-    from index.ingest import ingest_paths, total_bytes
+    from index.ingest import total_bytes
 
     from .progress import progress_bar
 
-    store = _open(config)
+    engine = Engine(config)
     try:
         with progress_bar(total_bytes(args.paths), "ingest", unit="B", quiet=args.json) as advance:
-            report = ingest_paths(store, args.paths, config.ingest, progress=advance)
+            report = engine.ingest(args.paths, progress=advance)
+        if not args.no_index:
+            _index(engine, quiet=args.json)
     finally:
-        store.close()
+        engine.close()
     if args.json:
         _print_json(report.as_dict())
     else:
@@ -49,6 +53,118 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
         for rejection in report.rejected:
             print(f"  rejected {rejection.origin}: {rejection.reason}")
     return EXIT_PARTIAL if report.rejected else EXIT_OK
+
+
+def _index(engine: Engine, quiet: bool = False) -> None:
+    """Bring the index up to date with the store, with a bar over the passages to embed."""
+    from .progress import progress_bar
+
+    with progress_bar(engine.pending_passages() or None, "index", unit="passage", quiet=quiet) as advance:
+        engine.open_index(advance)
+
+
+def _parse_now(value: str | None):
+    from datetime import date
+
+    from index.dates import parse_date
+
+    if not value:
+        return None
+    parsed = parse_date(value) if isinstance(value, str) else None
+    if not parsed:
+        raise ConfigError(f"--now: not a date: {value!r}")
+    return date.fromisoformat(parsed[:10])
+
+
+def cmd_ask(args: argparse.Namespace, config: Config) -> int:
+    from .render import render_text
+
+    engine = Engine(config)
+    try:
+        _index(engine, quiet=True)
+        if args.batch:
+            with open(args.batch, encoding="utf-8") as handle:
+                for number, line in enumerate(handle, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        request = json.loads(line)
+                        if not isinstance(request, dict) or not isinstance(request.get("question"), str):
+                            raise TypeError('expected {"question": "...", "now": "YYYY-MM-DD"?}')
+                        answer = engine.answer(request["question"], now=_parse_now(request.get("now")), mode=args.mode)
+                        _print_json(answer.as_dict())
+                    except (json.JSONDecodeError, TypeError, ConfigError) as exc:
+                        _print_json({"line": number, "error": f"{exc.__class__.__name__}: {exc}"})
+            return EXIT_OK
+        if not args.question:
+            print("newsbot ask: give a question or --batch FILE", file=sys.stderr)
+            return EXIT_USAGE
+        answer = engine.answer(" ".join(args.question), now=_parse_now(args.now), mode=args.mode)
+    finally:
+        engine.close()
+    if args.json:
+        _print_json(answer.as_dict())
+    else:
+        print(render_text(answer))
+    return EXIT_OK
+
+
+def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
+    import time
+
+    from .progress import progress_bar
+
+    engine = Engine(config)
+    try:
+        started = time.perf_counter()
+        with progress_bar(engine.store.stats()["passages"], "reindex", unit="passage", quiet=args.quiet) as advance:
+            engine.reindex(advance)
+        print(f"reindexed {engine.index.current.size} passages in {time.perf_counter() - started:.1f}s")
+    finally:
+        engine.close()
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace, config: Config) -> int:
+    from .terminal import TerminalChat
+
+    engine = Engine(config)
+    try:
+        print("loading the index…", file=sys.stderr)
+        _index(engine)
+        TerminalChat(engine).run()
+    finally:
+        engine.close()
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    """With a token: the Telegram bot. Without: the terminal chat over the demo store."""
+    if config.telegram.token:
+        print("newsbot run: the Telegram adapter is not part of this version yet; "
+              "unset NEWSBOT_TOKEN to use the terminal chat", file=sys.stderr)
+        return EXIT_USAGE
+    return cmd_demo(args, config)
+
+
+def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    """Build the demo store from the bundled demo articles (once) and chat over it."""
+    import dataclasses
+    from importlib import resources
+
+    demo = resources.files("index.demo") / "articles.jsonl"
+    if not args.store_given:
+        config = dataclasses.replace(config, store=dataclasses.replace(config.store, path="data/demo.db"))
+    engine = Engine(config)
+    try:
+        with resources.as_file(demo) as path:
+            report = engine.ingest([path])
+        if report.added:
+            print(f"demo store: added {len(report.added)} demo articles (fictional, written for newsbot)",
+                  file=sys.stderr)
+    finally:
+        engine.close()
+    return cmd_chat(args, config)
 
 
 def cmd_stats(args: argparse.Namespace, config: Config) -> int:
@@ -171,7 +287,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="save articles from files or folders")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--no-index", action="store_true", help="save only; index later (ask/chat catch up)")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", help="answer one question (or a JSONL batch) with quoted sentences")
+    p.add_argument("question", nargs="*")
+    p.add_argument("--now", help="the day the question is asked (default: today)")
+    p.add_argument("--batch", metavar="FILE.jsonl", help='one {"question", "now"?} per line; JSON answers out')
+    p.add_argument("--mode", default="hybrid", choices=["hybrid", "bm25", "dense"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="a terminal conversation over the store")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("run", help="the Telegram bot; without NEWSBOT_TOKEN, the terminal chat over demo data")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("reindex", help="rebuild the index aside and swap it in (cached vectors reused)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_reindex)
 
     p = sub.add_parser("stats", help="what the store holds")
     p.add_argument("--json", action="store_true")
@@ -215,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    args.store_given = bool(args.store)
     try:
         config = with_store_path(load_config(args.config), args.store)
     except ConfigError as exc:
@@ -222,12 +358,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return args.func(args, config)
-    except StoreError as exc:
+    except ConfigError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (StoreError, sqlite3.Error) as exc:
         print(f"newsbot: store error: {exc}", file=sys.stderr)
         return EXIT_STORE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

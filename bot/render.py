@@ -1,13 +1,19 @@
-"""Answers as text: plain for the terminal, HTML for Telegram (every piece of article text escaped)."""
+"""Answers as text: plain for the terminal, HTML for Telegram (every piece of article text escaped).
+
+Quotes from the same article are shown together under one attribution (title, date, link), in
+the article's own order, so a reader sees at a glance which story says what and when.
+"""
 
 from __future__ import annotations
 
 import html
 from datetime import datetime
+from itertools import groupby
 
 from index.answers import Answer, Quote
 
 TELEGRAM_LIMIT = 4096
+QUOTE_CHUNK = 3500  # a single sentence longer than this is spread over several blockquotes
 
 
 def format_date(iso: str | None) -> str:
@@ -22,44 +28,76 @@ def format_date(iso: str | None) -> str:
     return f"{day} {value:%H:%M}" if "T" in iso else day
 
 
-def _no_answer_text(answer: Answer) -> str:
-    return "Nothing in the store answers that." if answer.question else "Ask me a question about the news."
+def _no_answer_lines(answer: Answer) -> list[str]:
+    lines = ["Nothing in the store answers that." if answer.question else "Ask me a question about the news."]
+    if answer.suggestions:
+        lines.append("Closest stories I have:")
+    return lines
+
+
+def _by_article(quotes: list[Quote]) -> list[list[Quote]]:
+    return [list(group) for _, group in groupby(quotes, key=lambda q: q.article_id)]
 
 
 def render_text(answer: Answer) -> str:
     if answer.no_answer:
-        lines = [_no_answer_text(answer)]
-        if answer.suggestions:
-            lines.append("Closest stories I have:")
-            lines += [f"  • {title}" for title in answer.suggestions]
-        return "\n".join(lines)
+        return "\n".join(_no_answer_lines(answer) + [f"  • {t}" for t in answer.suggestions])
     blocks = []
-    for quote in answer.quotes:
-        source = " · ".join(x for x in (quote.title, format_date(quote.date), quote.url or "") if x)
-        blocks.append(f"“{quote.text}”\n    — {source}")
+    for group in _by_article(answer.quotes):
+        first = group[0]
+        source = " · ".join(x for x in (first.title, format_date(first.date), first.url or "") if x)
+        blocks.append("\n".join(f"“{q.text}”" for q in group) + f"\n    — {source}")
     return "\n\n".join(blocks)
 
 
-def _quote_html(quote: Quote) -> str:
-    title = html.escape(quote.title)
-    if quote.url and quote.url.startswith(("http://", "https://")):
-        title = f'<a href="{html.escape(quote.url, quote=True)}">{title}</a>'
-    return f"<blockquote>{html.escape(quote.text)}</blockquote>\n— <b>{title}</b>, <i>{html.escape(format_date(quote.date))}</i>"
+def _escaped_chunks(text: str, size: int = QUOTE_CHUNK) -> list[str]:
+    """HTML-escaped pieces of at most `size` characters, cut between words where possible."""
+    pieces: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        escaped = html.escape(word)
+        while len(escaped) > size:  # one giant "word": cut it, never inside an entity
+            cut = escaped.rfind("&", 0, size) if "&" in escaped[size - 6 : size] else size
+            cut = cut if cut > 0 else size
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(escaped[:cut])
+            escaped = escaped[cut:]
+        candidate = f"{current} {escaped}" if current else escaped
+        if len(candidate) > size:
+            pieces.append(current)
+            current = escaped
+        else:
+            current = candidate
+    return pieces + [current] if current or not pieces else pieces
+
+
+def _group_html(group: list[Quote]) -> list[str]:
+    """Blocks for one article: blockquotes, the last one followed by the attribution."""
+    first = group[0]
+    title = html.escape(first.title)
+    if first.url and first.url.startswith(("http://", "https://")):
+        title = f'<a href="{html.escape(first.url, quote=True)}">{title}</a>'
+    attribution = f"— <b>{title}</b>, <i>{html.escape(format_date(first.date))}</i>"
+    quotes = [f"<blockquote>{piece}</blockquote>" for q in group for piece in _escaped_chunks(q.text)]
+    quotes[-1] += "\n" + attribution
+    return quotes
 
 
 def render_html(answer: Answer) -> list[str]:
     """Telegram messages (HTML parse mode), split between quotes to stay under 4,096 characters."""
     if answer.no_answer:
-        parts = [html.escape(_no_answer_text(answer))]
-        if answer.suggestions:
-            parts.append("Closest stories I have:")
-            parts += [f"• {html.escape(title)}" for title in answer.suggestions]
-        return split_messages(["\n".join(parts)])
-    return split_messages([_quote_html(q) for q in answer.quotes])
+        lines = [html.escape(line) for line in _no_answer_lines(answer)]
+        lines += [f"• {html.escape(title)}" for title in answer.suggestions]
+        return split_messages(["\n".join(lines)])
+    blocks = [block for group in _by_article(answer.quotes) for block in _group_html(group)]
+    return split_messages(blocks)
 
 
 def split_messages(blocks: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Pack whole blocks into messages; a single block over the limit is cut at a line or space."""
+    """Pack whole blocks into messages; a block over the limit (plain text only: HTML blocks are
+    built to fit) is cut at a line break or a space."""
     messages: list[str] = []
     current = ""
     for block in blocks:

@@ -16,7 +16,7 @@ from .config import RetrievalConfig
 from .dedupe import is_near_duplicate, shingles
 from .models import Article
 from .retrieval import ArticleHit, Retriever, SearchResult
-from .tokenize import tokenize
+from .sentence_choice import QuestionTerms, lede_prior, sentence_evidence, sentence_scores
 
 MIN_ARTICLES = 10
 
@@ -49,28 +49,6 @@ class Answer:
             "articles": self.articles,
             "suggestions": self.suggestions,
         }
-
-
-def sentence_scores(article: Article, hit: ArticleHit, idf: dict[str, float], tokens: list[str]) -> list[float]:
-    """Evidence each sentence holds: share of the question's idf mass, plus its passage's score."""
-    total = sum(idf.get(t, 0.0) for t in set(tokens)) or 1.0
-    passage_score = {}
-    if hit.passages:
-        best = hit.passages[0][1] or 1.0
-        for p_index, score in hit.passages:
-            passage_score.setdefault(p_index, score / best)
-    sentence_passage = {}
-    for p in article.passages:
-        for i in range(p.start, p.end):
-            sentence_passage[i] = p.index
-    query = set(tokens)
-    scores = []
-    for s in article.sentences:
-        terms = set(tokenize(s.text)) & query
-        coverage = sum(idf.get(t, 0.0) for t in terms) / total
-        bonus = 0.25 * passage_score.get(sentence_passage.get(s.index, -1), 0.0)
-        scores.append(coverage + bonus)
-    return scores
 
 
 class Answerer:
@@ -112,8 +90,8 @@ class Answerer:
         article = self.store.articles_by_seq([top.seq]).get(top.seq)
         if article is None:
             return False
-        best = max(sentence_scores(article, top, result.idf, result.tokens), default=0.0) - 0.25
-        return best >= 0.5 if mode == "bm25" else best >= 0.75
+        evidence = sentence_evidence(article, result.idf, QuestionTerms.of(result.scope.text))
+        return max(evidence, default=0.0) >= (0.5 if mode == "bm25" else 0.75)
 
     def _distinct_stories(self, hits: list[ArticleHit], articles: dict[int, Article]) -> list[ArticleHit]:
         kept: list[ArticleHit] = []
@@ -131,18 +109,29 @@ class Answerer:
         return kept
 
     def _quotes(self, hits: list[ArticleHit], articles: dict[int, Article], result: SearchResult) -> list[Quote]:
-        quotes: list[Quote] = []
+        """The best sentences of the best few articles, pooled: a sentence's score is scaled by its
+        article's retrieval score relative to the top one, so a clearly better article can give
+        all the quotes, and close runners-up each give their best (measured: README). The best quote
+        comes first and quotes from one article stay together."""
+        terms = QuestionTerms.of(result.scope.text)
         top_score = hits[0].score or 1.0
-        for hit in hits[: self.config.max_quotes]:
+        pool: list[tuple[float, int, int, Article, ArticleHit]] = []
+        for rank, hit in enumerate(hits[: self.config.max_quotes]):
             article = articles.get(hit.seq)
-            if article is None or not article.sentences:
+            if article is None:
                 continue
-            if hit.score < 0.5 * top_score and quotes:
-                break  # a much weaker article would be padding
-            scores = sentence_scores(article, hit, result.idf, result.tokens)
-            best = max(range(len(scores)), key=lambda i: (scores[i], -i))
-            quotes.append(Quote(
-                text=article.sentences[best].text, article_id=article.id, title=article.title,
-                date=article.date, url=article.url, score=round(hit.score, 6),
-            ))
-        return quotes
+            weight = hit.score / top_score
+            for i, score in enumerate(sentence_scores(article, hit, result.idf, terms)):
+                if score > 0:
+                    pool.append((score * weight + lede_prior(i), rank, i, article, hit))
+        pool.sort(key=lambda c: (-c[0], c[1], c[2]))
+        chosen = pool[: self.config.max_quotes]
+        first_seen = {}
+        for c in chosen:
+            first_seen.setdefault(c[1], len(first_seen))
+        chosen.sort(key=lambda c: first_seen[c[1]])  # best first, an article's quotes together
+        return [
+            Quote(text=article.sentences[i].text, article_id=article.id, title=article.title,
+                  date=article.date, url=article.url, score=round(value, 6))
+            for value, _, i, article, _ in chosen
+        ]

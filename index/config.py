@@ -40,7 +40,6 @@ class ModelConfig:
 class IngestConfig:
     max_file_bytes: int = 20_000_000
     passage_words: int = 120
-    watch_dir: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,12 +61,6 @@ class RetrievalConfig:
 
 
 @dataclass(frozen=True)
-class AlertConfig:
-    threshold: float = 0.45
-    max_topics_per_chat: int = 20
-
-
-@dataclass(frozen=True)
 class TelegramConfig:
     token: str = ""
     admins: list[int] = field(default_factory=list)
@@ -80,7 +73,6 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
-    alerts: AlertConfig = field(default_factory=AlertConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
 
 

@@ -48,6 +48,9 @@ class Embedder:
         with self._lock:
             if self._model is None:
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
 
                 log.info("loading embedding model %s", self.name)
                 self._model = SentenceTransformer(resolve_model(self.name), device=self.config.device)

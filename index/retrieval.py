@@ -92,13 +92,13 @@ class Retriever:
     def _allowed(days: np.ndarray, scope: TimeScope, now: date | None) -> np.ndarray:
         allowed = np.ones(len(days), bool)
         if now is not None:  # nothing published after the question was asked
-            allowed &= days <= now.toordinal() + 1
+            allowed &= days <= now.toordinal()
         if scope.bounded:
             window = days != NO_DAY
             if scope.start:
                 window &= days >= scope.start.toordinal()
             if scope.end:
-                window &= days <= scope.end.toordinal() + 1
+                window &= days <= scope.end.toordinal()
             if (window & allowed).any():  # a window with nothing in it falls back to no window
                 allowed &= window
         return allowed
@@ -129,7 +129,7 @@ class Retriever:
     def _recency(self, days: np.ndarray, now: date, recent: bool) -> np.ndarray:
         """exp decay by age with a floor: old news still answers, recent news answers first."""
         cfg = self.config
-        weight = 1.0 if recent else cfg.recency_weight
+        weight = max(cfg.recency_weight, 0.5) if recent else cfg.recency_weight
         if weight <= 0:
             return np.ones(len(days))
         half_life = cfg.recency_half_life_days if not recent else min(cfg.recency_half_life_days, 30.0)

@@ -14,6 +14,7 @@ so the saved generation may lag the store without anything being lost or re-embe
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import threading
@@ -29,6 +30,7 @@ from .embedding import Embedder, ensure_vectors, text_hash
 from .models import Article
 from .tokenize import tokenize
 
+log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 NO_DAY = -1
 Progress = Callable[[int], None]
@@ -197,10 +199,8 @@ class IndexManager:
         folder = self.location / pointer.read_text().strip()
         try:
             index = SearchIndex.load(folder, self.bm25_params)
-        except (OSError, ValueError, KeyError) as exc:  # damaged generation: rebuild from the store
-            import logging
-
-            logging.getLogger(__name__).warning("index %s unreadable (%s); rebuilding", folder, exc)
+        except Exception as exc:  # noqa: BLE001 - any damage (bad zip, EOF, JSON): rebuild from the store
+            log.warning("index %s unreadable (%s: %s); rebuilding from the store", folder, type(exc).__name__, exc)
             return None
         if index.shape != self.shape:
             return None

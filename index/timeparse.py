@@ -61,8 +61,9 @@ def parse_time(question: str, now: date) -> TimeScope:
         start, end = now - timedelta(days=3), now
     elif cut(r"\b(?:this|the past) week\b|\bthis past week\b"):
         start, end = now - timedelta(days=7), now
-    elif cut(r"\blast week\b"):
-        start, end = now - timedelta(days=14), now - timedelta(days=5)
+    elif cut(r"\blast week\b"):  # the previous Monday-to-Sunday week
+        monday = now - timedelta(days=now.weekday())
+        start, end = monday - timedelta(days=7), monday - timedelta(days=1)
     elif cut(r"\b(?:this|the past) month\b"):
         start, end = now - timedelta(days=31), now
     elif cut(r"\blast month\b"):
@@ -91,9 +92,17 @@ def parse_time(question: str, now: date) -> TimeScope:
             start = end = date(int(m.group(3)), month, int(m.group(2)))
         except ValueError:
             start = end = None
+    elif m := cut(rf"\b(?:on )?(\d{{1,2}})(?:st|nd|rd|th)? (?:of )?{_MONTH}\.?,? {_YEAR}\b"):
+        try:
+            start = end = date(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
+        except ValueError:
+            start = end = None
     elif m := cut(rf"\b(?:in |during )?{_MONTH},? {_YEAR}\b"):
         month = _MONTHS[m.group(1).lower()]
         start, end = _month_range(int(m.group(2)), month)
+    elif m := cut(rf"\b(?:in|during) {_MONTH}\b(?!\.? ?\d)"):
+        month = _MONTHS[m.group(1).lower()]
+        start, end = _month_range(_last_month_named(month, now), month)
     elif m := cut(rf"\b(?:in|during) {_YEAR}\b"):
         start, end = date(int(m.group(1)), 1, 1), date(int(m.group(1)), 12, 31)
 

@@ -43,3 +43,49 @@ def make_article(ingest_config):
         return build_article(RawDocument(text=text, **fields), ingest_config.passage_words)
 
     return make
+
+
+# -- the embedding model and an engine over the demo articles (loaded once per session) -----------
+
+DEMO_ARTICLES = Path(__file__).resolve().parents[1] / "index" / "demo" / "articles.jsonl"
+DEMO_QUESTIONS = Path(__file__).resolve().parents[1] / "index" / "demo" / "questions.txt"
+SHARED_SAMPLE = SHARED_DIR / "samples" / "rt-huawei-mts-5g-2019-06-06.txt"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real bundled all-MiniLM-L6-v2, loaded once; pass it to every Engine a test builds."""
+    import torch
+
+    from index.config import ModelConfig
+    from index.embedding import Embedder
+
+    # Two cores shared with other work: torch's two intra-op threads then wait on each other and
+    # one query takes ~0.5 s instead of ~0.015 s. One thread keeps the suite fast and steady.
+    torch.set_num_threads(1)
+    e = Embedder(ModelConfig())
+    e.dimension  # load now, so the first test using it does not carry the load time
+    return e
+
+
+def engine_at(path, embedder):
+    """A fresh Engine over the store at `path`, sharing the session's embedder."""
+    from index.config import Config, StoreConfig
+    from index.engine import Engine
+
+    return Engine(Config(store=StoreConfig(path=str(path))), embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def demo_engine(tmp_path_factory, embedder):
+    """An Engine over the 36 demo articles (and the shared RT sample page when ../shared exists),
+    indexed. Shared by the whole session: tests must not ingest into it or reindex it."""
+    engine = engine_at(tmp_path_factory.mktemp("demo") / "demo.db", embedder)
+    paths = [DEMO_ARTICLES]
+    if SHARED_SAMPLE.is_file():
+        paths.append(SHARED_SAMPLE)
+    report = engine.ingest(paths)
+    assert report.rejected == [], report.rejected
+    engine.open_index()
+    yield engine
+    engine.close()

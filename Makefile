@@ -1,0 +1,30 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11 + pip):
+#   make run    the bot (terminal chat over demo data when NEWSBOT_TOKEN is unset)
+#   make test   the whole test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install eval bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# the CPU build of torch that lies on this disk; an unpinned torch would pull a CUDA build of GBs
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/newsbot run
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+eval: $(STAMP)
+	$(VENV)/bin/newsbot eval
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .hypothesis

@@ -1,0 +1,222 @@
+"""`newsbot ask`, `reindex` and `chat` over a demo store built by `newsbot ingest`; the chat's commands."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.terminal import HELP, TerminalChat
+from index.config import CONFIG_ENV, TOKEN_ENV
+
+pytestmark = pytest.mark.slow
+
+DEMO = Path(__file__).resolve().parents[1] / "index" / "demo" / "articles.jsonl"
+KEYS = {"question", "no_answer", "quotes", "articles", "suggestions"}
+QUOTE_KEYS = {"text", "article_id", "title", "date", "url", "score"}
+PAY = "How much did the rail workers' pay rise?"
+HEAT = "What was the highest temperature ever recorded in Port Alder?"
+
+
+@pytest.fixture(autouse=True)
+def no_env_config(monkeypatch):
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory, embedder) -> str:
+    """A store built by `newsbot ingest` from the demo articles (embedder: model loaded, 1 thread)."""
+    path = str(tmp_path_factory.mktemp("cli") / "cli.db")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = main(["--store", path, "ingest", str(DEMO)])
+    assert code == 0, out.getvalue()
+    assert "added 36, duplicates 0, rejected 0" in out.getvalue()
+    assert Path(path + ".index", "CURRENT").is_file()  # ingest indexed too
+    return path
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ask_json(capsys, db):
+    code, out, _ = run(capsys, "--store", db, "ask", "--json", "--now", "2026-11-25", PAY)
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    answer = json.loads(lines[0])
+    assert set(answer) == KEYS
+    assert answer["question"] == PAY and answer["no_answer"] is False
+    assert answer["quotes"] and all(set(q) == QUOTE_KEYS for q in answer["quotes"])
+    assert "6.5 percent" in answer["quotes"][0]["text"]
+    assert answer["articles"][0] == "demo-025"
+
+
+def test_ask_text(capsys, db):
+    code, out, _ = run(capsys, "--store", db, "ask", "--now", "2026-11-25", HEAT)
+    assert code == 0
+    assert "41.2 degrees" in out and "8 Jul 2026" in out
+
+
+def test_ask_modes(capsys, db):
+    for mode in ("bm25", "dense"):
+        code, out, _ = run(capsys, "--store", db, "ask", "--json", "--mode", mode, HEAT)
+        assert code == 0
+        assert json.loads(out)["articles"][0] == "demo-013", mode
+
+
+def test_ask_without_question_is_a_usage_error(capsys, db):
+    code, _, err = run(capsys, "--store", db, "ask")
+    assert code == 2 and "question" in err
+
+
+def test_ask_bad_now_is_a_usage_error(capsys, db):
+    code, _, err = run(capsys, "--store", db, "ask", "--now", "someday", PAY)
+    assert code == 2 and "--now" in err
+
+
+def test_ask_batch(capsys, db, tmp_path):
+    batch = tmp_path / "questions.jsonl"
+    batch.write_text(
+        json.dumps({"question": "Who won the election for mayor of Port Alder?", "now": "2026-10-30"}) + "\n"
+        + '{"question": "broken\n'
+        + json.dumps({"question": PAY}) + "\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "--store", db, "ask", "--batch", batch)
+    assert code == 0
+    lines = [json.loads(line) for line in out.strip().splitlines()]
+    assert len(lines) == 3
+    first, broken, third = lines
+    assert set(first) == KEYS and set(third) == KEYS
+    # "now" was honoured: before the vote, the result (4 Nov) is not known
+    assert not {"demo-027", "demo-028"} & set(first["articles"])
+    assert set(broken) == {"line", "error"} and broken["line"] == 2 and "JSONDecodeError" in broken["error"]
+    assert third["question"] == PAY and "6.5 percent" in third["quotes"][0]["text"]
+
+
+def test_ask_batch_reports_bad_lines_and_goes_on(capsys, db, tmp_path):
+    batch = tmp_path / "questions.jsonl"
+    batch.write_text("\n".join([
+        json.dumps({"question": HEAT, "now": "not a date"}),
+        json.dumps({"no_question": 1}),
+        "",  # blank lines are skipped
+        json.dumps([1, 2]),
+        json.dumps({"question": HEAT}),
+    ]) + "\n", encoding="utf-8")
+    code, out, _ = run(capsys, "--store", db, "ask", "--batch", batch)
+    assert code == 0
+    lines = [json.loads(line) for line in out.strip().splitlines()]
+    assert [line.get("line") for line in lines] == [1, 2, 4, None]
+    assert "41.2 degrees" in lines[-1]["quotes"][0]["text"]
+
+
+def test_ask_batch_non_string_question_is_one_error_line(capsys, db, tmp_path):
+    batch = tmp_path / "questions.jsonl"
+    batch.write_text(json.dumps({"question": 5}) + "\n" + json.dumps({"question": HEAT}) + "\n", encoding="utf-8")
+    code, out, _ = run(capsys, "--store", db, "ask", "--batch", batch)
+    assert code == 0
+    lines = [json.loads(line) for line in out.strip().splitlines()]
+    assert lines[0]["line"] == 1 and "error" in lines[0]
+    assert "41.2 degrees" in lines[1]["quotes"][0]["text"]
+
+
+def test_reindex(capsys, db):
+    before = (Path(db + ".index") / "CURRENT").read_text()
+    code, out, _ = run(capsys, "--store", db, "reindex")
+    assert code == 0
+    assert out.startswith("reindexed ") and "passages" in out
+    assert (Path(db + ".index") / "CURRENT").read_text() != before
+    code, out, _ = run(capsys, "--store", db, "ask", "--json", PAY)
+    assert code == 0 and json.loads(out)["articles"][0] == "demo-025"
+
+
+def test_chat_reads_questions_from_stdin(capsys, db, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{HEAT}\n/article demo-001\n/quit\nnever read\n"))
+    code, out, _ = run(capsys, "--store", db, "chat")
+    assert code == 0
+    assert "“Port Alder recorded its highest temperature ever" in out and "41.2 degrees" in out
+    assert "New winter ferry links Port Alder with Gull Island" in out
+
+
+def test_chat_ends_at_end_of_input(capsys, db, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("/help\n"))
+    code, out, _ = run(capsys, "--store", db, "chat")
+    assert code == 0 and "/latest" in out
+
+
+# -- TerminalChat.handle ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def chat(demo_engine):
+    written: list[str] = []
+    return TerminalChat(demo_engine, now=lambda: date(2026, 11, 25), write=written.append), written
+
+
+def test_chat_help(chat):
+    terminal, written = chat
+    assert terminal.handle("/help") is True
+    assert written == [HELP]
+    assert terminal.handle("/start") is True and written[-1] == HELP
+
+
+def test_chat_stats(chat, demo_engine):
+    terminal, written = chat
+    assert terminal.handle("/stats")
+    count = demo_engine.store.stats()["articles"]
+    assert written[0].startswith(f"{count} articles from ")
+    assert "24 Nov 2026" in written[0]
+
+
+def test_chat_latest(chat):
+    terminal, written = chat
+    assert terminal.handle("/latest")
+    lines = written[0].splitlines()
+    assert len(lines) == 5
+    assert lines[0].startswith("24 Nov 2026") and lines[0].endswith("[demo-036]")
+    assert terminal.handle("/latest Quillnest")
+    assert "Quillnest" in written[1] and "“" in written[1]
+
+
+def test_chat_article(chat):
+    terminal, written = chat
+    assert terminal.handle("/article demo-001")
+    assert written[0].startswith("New winter ferry links Port Alder with Gull Island\n5 Jan 2026\n\n")
+    assert "Saltwren" in written[0]
+    assert terminal.handle("/article nope-999")
+    assert written[1] == "No article with id 'nope-999'."
+
+
+def test_chat_unknown_command_empty_line_and_quit(chat):
+    terminal, written = chat
+    assert terminal.handle("/frobnicate now") is True
+    assert written == ["Unknown command /frobnicate. Try /help."]
+    assert terminal.handle("   ") is True and len(written) == 1
+    assert terminal.handle("/quit") is False
+    assert terminal.handle("/exit") is False
+    assert len(written) == 1
+
+
+def test_chat_question(chat):
+    terminal, written = chat
+    assert terminal.handle(PAY)
+    assert "6.5 percent pay rise" in written[0] and "22 Oct 2026" in written[0]
+    assert terminal.handle("What is the recipe for banana bread?")
+    assert written[1].startswith("Nothing in the store answers that.")
+
+
+def test_chat_run_stops_at_quit(chat):
+    terminal, written = chat
+    terminal.run(["/help", "/quit", "/stats"])
+    assert written == [HELP]

@@ -1,0 +1,317 @@
+"""The persisted search index: generations on disk, catching up, rebuilding, surviving damage.
+
+Each test builds its own small store (a few demo articles) with the session's embedding model;
+a counting subclass of Embedder proves which texts were embedded.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.config import Config, StoreConfig
+from index.embedding import Embedder
+from index.engine import Engine
+from index.models import RawDocument
+from index.search_index import SearchIndex, passage_text
+
+pytestmark = pytest.mark.slow
+
+DEMO = Path(__file__).resolve().parents[1] / "index" / "demo" / "articles.jsonl"
+NOW = date(2026, 11, 25)
+FIRST = ["demo-001", "demo-003", "demo-004", "demo-005", "demo-006"]  # ferry, flood, clean-up, 5G deal, robots
+LATER = ["demo-013", "demo-025"]  # heat record, rail strike ends
+QUESTIONS = [
+    "When did Kestrel Mobile sign the 5G deal with Orvane Systems?",
+    "How much will the harbour flood clean-up cost?",
+    "How many passengers does the Saltwren ferry carry?",
+]
+
+
+def demo_documents(ids) -> list[RawDocument]:
+    records = {r["id"]: r for r in map(json.loads, DEMO.read_text(encoding="utf-8").splitlines())}
+    return [
+        RawDocument(origin=f"demo:{i}", text=records[i]["text"], title=records[i]["title"],
+                    date=records[i]["date"], url=records[i]["url"], source=records[i]["source"], id=i)
+        for i in ids
+    ]
+
+
+class CountingEmbedder(Embedder):
+    """The real model (shared with the session's embedder), recording every text it encodes."""
+
+    def __init__(self, base: Embedder):
+        super().__init__(base.config)
+        self._model = base.model
+        self.encoded: list[str] = []
+
+    def encode(self, texts):
+        self.encoded.extend(texts)
+        return super().encode(texts)
+
+
+def make_engine(path: Path, embedder: Embedder) -> Engine:
+    return Engine(Config(store=StoreConfig(path=str(path))), embedder=embedder)
+
+
+def index_dir(engine: Engine) -> Path:
+    return Path(str(engine.store.path) + ".index")
+
+
+def current_gen(engine: Engine) -> str:
+    return (index_dir(engine) / "CURRENT").read_text().strip()
+
+
+def generations(engine: Engine) -> list[str]:
+    return sorted(p.name for p in index_dir(engine).glob("gen-*"))
+
+
+def passage_texts(engine: Engine, ids) -> set[str]:
+    texts = set()
+    for article_id in ids:
+        article = engine.store.get(article_id)
+        texts |= {passage_text(article, p.index, True) for p in article.passages}
+    return texts
+
+
+def answers(engine: Engine) -> list[dict]:
+    return [engine.answer(q, now=NOW).as_dict() for q in QUESTIONS]
+
+
+@pytest.fixture
+def counting(embedder):
+    return CountingEmbedder(embedder)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory, embedder) -> Path:
+    """A store holding FIRST and their vectors (embedded once per module), without an index."""
+    folder = tmp_path_factory.mktemp("template")
+    e = make_engine(folder / "store.db", embedder)
+    assert e.save_documents(demo_documents(FIRST)).added == FIRST
+    e.open_index()
+    e.close()
+    return folder / "store.db"
+
+
+@pytest.fixture
+def engine(tmp_path, counting, template):
+    """An engine over a copy of the template store, indexed (from cached vectors), counting."""
+    shutil.copy(template, tmp_path / "store.db")
+    e = make_engine(tmp_path / "store.db", counting)
+    e.open_index()
+    assert counting.encoded == []
+    yield e
+    e.close()
+
+
+def test_first_open_embeds_every_passage_once(tmp_path, counting):
+    e = make_engine(tmp_path / "fresh.db", counting)
+    try:
+        e.save_documents(demo_documents(LATER))
+        assert not (tmp_path / "fresh.db.index").exists()
+        e.open_index()
+        assert sorted(counting.encoded) == sorted(passage_texts(e, LATER))
+        assert current_gen(e) == "gen-000001"
+    finally:
+        e.close()
+
+
+def test_open_index_saves_a_generation_named_in_current(engine, counting):
+    name = current_gen(engine)
+    assert name.startswith("gen-") and generations(engine) == [name]
+    folder = index_dir(engine) / name
+    assert {p.name for p in folder.iterdir()} >= {"meta.json", "arrays.npz", "vectors.npy", "vocab.json"}
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["passages"] == engine.store.stats()["passages"] == engine.index.current.size
+    assert meta["watermark"] == engine.store.max_seq()
+
+
+def test_second_engine_loads_the_saved_index_and_answers_the_same(engine, embedder):
+    before = answers(engine)
+    assert all(a["quotes"] for a in before)
+    second_embedder = CountingEmbedder(embedder)
+    second = make_engine(engine.store.path, second_embedder)
+    try:
+        second.open_index()
+        assert second_embedder.encoded == []  # loaded, not rebuilt
+        assert second.index.current.size == engine.index.current.size
+        assert generations(second) == [current_gen(engine)]
+        assert answers(second) == before
+    finally:
+        second.close()
+
+
+def test_catch_up_embeds_only_the_new_passages(engine, counting, embedder):
+    counting.encoded.clear()
+    size = engine.index.current.size
+    report = engine.save_documents(demo_documents(LATER))
+    assert report.added == LATER
+    engine.open_index()  # index already open: catches up
+    assert sorted(counting.encoded) == sorted(passage_texts(engine, LATER))
+    assert engine.index.current.size == size + sum(len(engine.store.get(i).passages) for i in LATER)
+    answer = engine.answer("What was the highest temperature ever recorded in Port Alder?", now=NOW)
+    assert answer.quotes[0].article_id == "demo-013"
+
+    # a new process: loads the (older) saved generation, catches up from cached vectors only
+    third_embedder = CountingEmbedder(embedder)
+    third = make_engine(engine.store.path, third_embedder)
+    try:
+        third.open_index()
+        assert third_embedder.encoded == []
+        assert third.index.current.size == engine.index.current.size
+        assert answers(third) == answers(engine)
+    finally:
+        third.close()
+
+
+def test_catch_up_directly_on_the_manager(engine, counting):
+    counting.encoded.clear()
+    engine.save_documents(demo_documents(["demo-025"]))
+    assert engine.index.pending_articles() == 1
+    assert engine.index.catch_up() == 1
+    assert engine.index.pending_articles() == 0
+    assert sorted(counting.encoded) == sorted(passage_texts(engine, ["demo-025"]))
+    assert engine.index.catch_up() == 0
+
+
+def test_reindex_swaps_in_a_new_generation_without_embedding(engine, counting):
+    engine.save_documents(demo_documents(LATER))
+    engine.open_index()
+    old = current_gen(engine)
+    before = answers(engine)
+    old_index = engine.index.current
+    counting.encoded.clear()
+
+    engine.reindex()
+
+    new = current_gen(engine)
+    assert new != old and new > old
+    assert generations(engine) == [new]  # the old generation is removed
+    assert counting.encoded == []  # every vector came from the store
+    assert engine.index.current is not old_index
+    assert engine.index.current.size == old_index.size
+    assert answers(engine) == before
+
+
+def test_crash_while_saving_a_rebuild_keeps_the_old_generation(engine, embedder, monkeypatch):
+    old = current_gen(engine)
+    old_index = engine.index.current
+    before = answers(engine)
+
+    def failing_save(self, folder):
+        folder.mkdir(parents=True)
+        (folder / "arrays.npz").write_bytes(b"PK\x03\x04 half written")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(SearchIndex, "save", failing_save)
+    with pytest.raises(OSError):
+        engine.reindex()
+
+    assert current_gen(engine) == old
+    assert engine.index.current is old_index
+    assert not engine.index.rebuilding
+    assert answers(engine) == before
+    # another process opening the store still gets the old generation
+    other = make_engine(engine.store.path, embedder)
+    try:
+        other.open_index()
+        assert other.index.current.size == old_index.size
+        assert answers(other) == before
+    finally:
+        other.close()
+
+    monkeypatch.undo()
+    engine.reindex()  # a later rebuild succeeds and clears the half-written folder away
+    assert generations(engine) == [current_gen(engine)]
+    assert current_gen(engine) != old
+    assert answers(engine) == before
+
+
+def _reopen_after_damage(engine: Engine, embedder: Embedder, damage) -> None:
+    """Damage the saved generation, open the store anew: it must rebuild from the store."""
+    before = answers(engine)
+    size = engine.index.current.size
+    folder = index_dir(engine) / current_gen(engine)
+    damage(folder)
+    counting = CountingEmbedder(embedder)
+    reopened = make_engine(engine.store.path, counting)
+    try:
+        reopened.open_index()
+        assert counting.encoded == []  # rebuilt from cached vectors
+        assert reopened.index.current.size == size
+        sound = index_dir(reopened) / current_gen(reopened)  # a sound generation replaced the damaged one
+        assert SearchIndex.load(sound, reopened.index.bm25_params).size == size
+        assert answers(reopened) == before
+    finally:
+        reopened.close()
+
+
+def _truncate(path: Path, size: int | None = None) -> None:
+    with open(path, "r+b") as handle:
+        handle.truncate(path.stat().st_size // 2 if size is None else size)
+
+
+def test_truncated_arrays_are_detected_and_rebuilt(engine, embedder):
+    _reopen_after_damage(engine, embedder, lambda folder: _truncate(folder / "arrays.npz"))
+
+
+def test_damaged_meta_is_detected_and_rebuilt(engine, embedder):
+    _reopen_after_damage(engine, embedder, lambda folder: (folder / "meta.json").write_text("{\"shape\": "))
+
+
+def test_truncated_vectors_are_detected_and_rebuilt(engine, embedder):
+    _reopen_after_damage(engine, embedder, lambda folder: _truncate(folder / "vectors.npy"))
+
+
+def test_missing_generation_folder_is_rebuilt(engine, embedder):
+    _reopen_after_damage(engine, embedder, lambda folder: shutil.rmtree(folder))
+
+
+def test_index_keeps_answering_while_a_rebuild_runs(engine):
+    old = current_gen(engine)
+    entered, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def blocking_progress(n: int) -> None:
+        if not entered.is_set():
+            entered.set()
+            release.wait(60)
+
+    def rebuild():
+        try:
+            engine.reindex(blocking_progress)
+        except BaseException as exc:  # noqa: BLE001 - reported to the main thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=rebuild, daemon=True)
+    worker.start()
+    try:
+        assert entered.wait(60), "rebuild never reported progress"
+        assert engine.index.rebuilding
+        with pytest.raises(RuntimeError):
+            engine.index.rebuild()  # one rebuild at a time
+        answer = engine.answer(QUESTIONS[0], now=NOW)
+        assert not answer.no_answer and answer.quotes
+        assert answer.quotes[0].article_id == "demo-005"
+        assert current_gen(engine) == old
+    finally:
+        release.set()
+        worker.join(60)
+    assert not worker.is_alive() and errors == []
+    assert not engine.index.rebuilding
+    assert current_gen(engine) != old
+    assert engine.answer(QUESTIONS[0], now=NOW).quotes[0].article_id == "demo-005"
+
+
+def test_saved_vectors_match_the_index(engine):
+    folder = index_dir(engine) / current_gen(engine)
+    vectors = np.load(folder / "vectors.npy")
+    assert vectors.shape == (engine.index.current.size, engine.embedder.dimension)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
