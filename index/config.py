@@ -53,8 +53,8 @@ class RetrievalConfig:
     bm25_weight: float = 1.0
     dense_weight: float = 1.0
     candidates: int = 200
-    recency_half_life_days: float = 30.0
-    recency_weight: float = 0.0
+    recency_half_life_days: float = 60.0
+    recency_weight: float = 0.5
     max_quotes: int = 3
     min_relevance: float = 0.3
     duplicate_threshold: float = 0.6
