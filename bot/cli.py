@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import date
 import logging
 import sqlite3
 import sys
 from collections.abc import Callable
 
-from index.config import Config, ConfigError, load_config, with_store_path
+from index.config import Config, ConfigError, load_config, validate, with_store_path
 from index.engine import Engine
 from index.store import Store, StoreError, open_store
 
@@ -38,14 +39,11 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
 
     from .progress import progress_bar
 
-    engine = Engine(config)
-    try:
+    with Engine(config) as engine:
         with progress_bar(total_bytes(args.paths), "ingest", unit="B", quiet=args.json) as advance:
             report = engine.ingest(args.paths, progress=advance)
         if not args.no_index:
             _index(engine, quiet=args.json)
-    finally:
-        engine.close()
     if args.json:
         _print_json(report.as_dict())
     else:
@@ -59,13 +57,12 @@ def _index(engine: Engine, quiet: bool = False) -> None:
     """Bring the index up to date with the store, with a bar over the passages to embed."""
     from .progress import progress_bar
 
-    with progress_bar(engine.pending_passages() or None, "index", unit="passage", quiet=quiet) as advance:
+    pending = engine.pending_passages()
+    with progress_bar(pending or None, "index", unit="passage", quiet=quiet or not pending) as advance:
         engine.open_index(advance)
 
 
 def _parse_now(value: str | None):
-    from datetime import date
-
     from index.dates import parse_date
 
     if not value:
@@ -79,8 +76,10 @@ def _parse_now(value: str | None):
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
     from .render import render_text
 
-    engine = Engine(config)
-    try:
+    if not args.batch and not args.question:
+        print("newsbot ask: give a question or --batch FILE", file=sys.stderr)
+        return EXIT_USAGE
+    with Engine(config) as engine:
         _index(engine, quiet=True)
         if args.batch:
             with open(args.batch, encoding="utf-8") as handle:
@@ -91,17 +90,13 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
                         request = json.loads(line)
                         if not isinstance(request, dict) or not isinstance(request.get("question"), str):
                             raise TypeError('expected {"question": "...", "now": "YYYY-MM-DD"?}')
-                        answer = engine.answer(request["question"], now=_parse_now(request.get("now")), mode=args.mode)
+                        now = _parse_now(request.get("now")) or date.today()
+                        answer = engine.answer(request["question"], now=now, mode=args.mode)
                         _print_json(answer.as_dict())
                     except (json.JSONDecodeError, TypeError, ConfigError) as exc:
                         _print_json({"line": number, "error": f"{exc.__class__.__name__}: {exc}"})
             return EXIT_OK
-        if not args.question:
-            print("newsbot ask: give a question or --batch FILE", file=sys.stderr)
-            return EXIT_USAGE
-        answer = engine.answer(" ".join(args.question), now=_parse_now(args.now), mode=args.mode)
-    finally:
-        engine.close()
+        answer = engine.answer(" ".join(args.question), now=_parse_now(args.now) or date.today(), mode=args.mode)
     if args.json:
         _print_json(answer.as_dict())
     else:
@@ -114,27 +109,21 @@ def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
 
     from .progress import progress_bar
 
-    engine = Engine(config)
-    try:
+    with Engine(config) as engine:
         started = time.perf_counter()
         with progress_bar(engine.store.stats()["passages"], "reindex", unit="passage", quiet=args.quiet) as advance:
             engine.reindex(advance)
         print(f"reindexed {engine.index.current.size} passages in {time.perf_counter() - started:.1f}s")
-    finally:
-        engine.close()
     return EXIT_OK
 
 
 def cmd_chat(args: argparse.Namespace, config: Config) -> int:
     from .terminal import TerminalChat
 
-    engine = Engine(config)
-    try:
+    with Engine(config) as engine:
         print("loading the index…", file=sys.stderr)
         _index(engine)
         TerminalChat(engine).run()
-    finally:
-        engine.close()
     return EXIT_OK
 
 
@@ -155,24 +144,17 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     demo = resources.files("index.demo") / "articles.jsonl"
     if not args.store_given:
         config = dataclasses.replace(config, store=dataclasses.replace(config.store, path="data/demo.db"))
-    engine = Engine(config)
-    try:
-        with resources.as_file(demo) as path:
-            report = engine.ingest([path])
-        if report.added:
-            print(f"demo store: added {len(report.added)} demo articles (fictional, written for newsbot)",
-                  file=sys.stderr)
-    finally:
-        engine.close()
+    with Engine(config) as engine, resources.as_file(demo) as path:
+        report = engine.ingest([path])
+    if report.added:
+        print(f"demo store: added {len(report.added)} demo articles (fictional, written for newsbot)",
+              file=sys.stderr)
     return cmd_chat(args, config)
 
 
 def cmd_stats(args: argparse.Namespace, config: Config) -> int:
-    store = _open(config)
-    try:
+    with _open(config) as store:
         stats = store.stats()
-    finally:
-        store.close()
     if args.json:
         _print_json(stats)
         return EXIT_OK
@@ -186,24 +168,18 @@ def cmd_stats(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_list(args: argparse.Namespace, config: Config) -> int:
-    store = _open(config)
-    try:
+    with _open(config) as store:
         for header in store.headers():
             if args.json:
                 _print_json(header.as_dict())
             else:
                 print(f"{header.id}\t{header.date or 'date unknown'}\t{header.title}")
-    finally:
-        store.close()
     return EXIT_OK
 
 
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
-    store = _open(config)
-    try:
+    with _open(config) as store:
         article = store.get(args.id)
-    finally:
-        store.close()
     if article is None:
         print(f"no article with id {args.id!r}", file=sys.stderr)
         return EXIT_NOT_FOUND
@@ -237,22 +213,14 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     cache = Path(args.cache or os.environ.get("NEWSBOT_CACHE", Path.home() / ".cache" / "newsbot" / "eval"))
     if args.set:
         config = _override(config, args.set)
-
-    def bar(desc: str, total: int | None):
-        stack.append(progress_bar(total, desc))
-        return stack[-1].__enter__()
-
-    stack: list = []
-    engine = evaluation.build_pool_engine(config, eval_dir, args.pool, cache, progress=bar)
-    for ctx in stack:
-        ctx.__exit__(None, None, None)
     questions = evaluation.load_questions(eval_dir)
     if args.limit:
         questions = questions[: args.limit]
     modes = args.modes.split(",")
-    with progress_bar(len(questions) * len(modes), "questions") as advance:
-        results = evaluation.evaluate(engine, questions, modes, use_now=not args.no_now, progress=advance)
-    engine.close()
+    with evaluation.pool_engine(config, eval_dir, args.pool, cache) as engine:
+        _index(engine)
+        with progress_bar(len(questions) * len(modes), "questions") as advance:
+            results = evaluation.evaluate(engine, questions, modes, use_now=not args.no_now, progress=advance)
     title = (f"{args.pool}: {len(questions)} dev questions, "
              f"{'question date as now' if not args.no_now else 'no date given'}")
     if args.json:
@@ -270,10 +238,16 @@ def _override(config: Config, assignments: list[str]) -> Config:
     for assignment in assignments:
         key, _, raw = assignment.partition("=")
         section, _, name = key.partition(".")
-        current = getattr(config, section)
+        current = getattr(config, section, None)
+        if current is None or not dataclasses.is_dataclass(current) or not hasattr(current, name):
+            raise ConfigError(f"--set {assignment}: no setting {key!r}")
         kind = type(getattr(current, name))
-        value = raw.lower() in ("1", "true", "yes") if kind is bool else kind(raw)
+        try:
+            value = raw.lower() in ("1", "true", "yes") if kind is bool else kind(raw)
+        except ValueError as exc:
+            raise ConfigError(f"--set {assignment}: {exc}") from exc
         config = dataclasses.replace(config, **{section: dataclasses.replace(current, **{name: value})})
+    validate(config)
     return config
 
 

@@ -13,7 +13,9 @@ from itertools import groupby
 from index.answers import Answer, Quote
 
 TELEGRAM_LIMIT = 4096
-QUOTE_CHUNK = 3500  # a single sentence longer than this is spread over several blockquotes
+QUOTE_CHUNK = 2800  # a single sentence longer than this is spread over several blockquotes
+TITLE_MAX = 300  # attribution stays short enough that chunk + attribution fit one message
+URL_MAX = 1000
 
 
 def format_date(iso: str | None) -> str:
@@ -76,8 +78,9 @@ def _escaped_chunks(text: str, size: int = QUOTE_CHUNK) -> list[str]:
 def _group_html(group: list[Quote]) -> list[str]:
     """Blocks for one article: blockquotes, the last one followed by the attribution."""
     first = group[0]
-    title = html.escape(first.title)
-    if first.url and first.url.startswith(("http://", "https://")):
+    plain_title = first.title if len(first.title) <= TITLE_MAX else first.title[: TITLE_MAX - 1] + "…"
+    title = html.escape(plain_title)
+    if first.url and first.url.startswith(("http://", "https://")) and len(first.url) <= URL_MAX:
         title = f'<a href="{html.escape(first.url, quote=True)}">{title}</a>'
     attribution = f"— <b>{title}</b>, <i>{html.escape(format_date(first.date))}</i>"
     quotes = [f"<blockquote>{piece}</blockquote>" for q in group for piece in _escaped_chunks(q.text)]

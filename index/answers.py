@@ -19,6 +19,7 @@ from .retrieval import ArticleHit, Retriever, SearchResult
 from .sentence_choice import QuestionTerms, lede_prior, sentence_evidence, sentence_scores
 
 MIN_ARTICLES = 10
+QUOTED_ARTICLES = 3  # quotes are chosen among the sentences of this many top articles
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,15 @@ class Answerer:
         articles = self.store.articles_by_seq([h.seq for h in hits[: MIN_ARTICLES * 2]])
         hits = self._distinct_stories(hits, articles)
         ranked_ids = [articles[h.seq].id for h in hits if h.seq in articles]
-        ranked_ids += [a.id for a in self.store.articles_by_seq([h.seq for h in result.hits[MIN_ARTICLES * 2 :]]).values()
-                       if a.id not in ranked_ids][: max(0, MIN_ARTICLES - len(ranked_ids))]
+        if len(ranked_ids) < MIN_ARTICLES:  # dedupe took some: pad from further down, in rank order
+            rest = result.hits[MIN_ARTICLES * 2 :]
+            extra = self.store.articles_by_seq([h.seq for h in rest])
+            ranked_ids += [extra[h.seq].id for h in rest if h.seq in extra][: MIN_ARTICLES - len(ranked_ids)]
         window = (
             result.scope.start.isoformat() if result.scope.start else None,
             result.scope.end.isoformat() if result.scope.end else None,
         )
-        if not hits or not self._relevant(hits[0], result, mode):
+        if not hits or not self._relevant(hits[0], articles.get(hits[0].seq), result, mode):
             suggestions = [articles[h.seq].title for h in hits[:3] if h.seq in articles]
             return Answer(question, True, [], ranked_ids, suggestions, window, result.scope.recent)
         quotes = self._quotes(hits, articles, result)
@@ -80,14 +83,13 @@ class Answerer:
             quotes.sort(key=lambda q: q.date or "", reverse=True)
         return Answer(question, False, quotes, ranked_ids, [], window, result.scope.recent)
 
-    def _relevant(self, top: ArticleHit, result: SearchResult, mode: str) -> bool:
+    def _relevant(self, top: ArticleHit, article: Article | None, result: SearchResult, mode: str) -> bool:
         """Weak means: the question's words are mostly absent and the meaning is not close either."""
         if mode != "bm25" and top.dense >= self.config.min_relevance:
             return True
         total = sum(result.idf.get(t, 0.0) for t in set(result.tokens))
         if not total:
             return False
-        article = self.store.articles_by_seq([top.seq]).get(top.seq)
         if article is None:
             return False
         evidence = sentence_evidence(article, result.idf, QuestionTerms.of(result.scope.text))
@@ -114,16 +116,18 @@ class Answerer:
         all the quotes, and close runners-up each give their best (measured: README). The best quote
         comes first and quotes from one article stay together."""
         terms = QuestionTerms.of(result.scope.text)
-        top_score = hits[0].score or 1.0
+        top_score = max(h.score for h in hits[:QUOTED_ARTICLES]) or 1.0
         pool: list[tuple[float, int, int, Article, ArticleHit]] = []
-        for rank, hit in enumerate(hits[: self.config.max_quotes]):
+        for rank, hit in enumerate(hits[:QUOTED_ARTICLES]):
             article = articles.get(hit.seq)
             if article is None:
                 continue
             weight = hit.score / top_score
-            for i, score in enumerate(sentence_scores(article, hit, result.idf, terms)):
-                if score > 0:
-                    pool.append((score * weight + lede_prior(i), rank, i, article, hit))
+            candidates = [(score * weight + lede_prior(i), rank, i, article, hit)
+                          for i, score in enumerate(sentence_scores(article, hit, result.idf, terms)) if score > 0]
+            if result.scope.recent:  # "latest": one quote from each of the newest relevant stories
+                candidates = sorted(candidates, key=lambda c: -c[0])[:1]
+            pool += candidates
         pool.sort(key=lambda c: (-c[0], c[1], c[2]))
         chosen = pool[: self.config.max_quotes]
         first_seen = {}

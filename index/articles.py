@@ -6,7 +6,7 @@ import hashlib
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .cleaning import clean
+from .cleaning import clean, normalise
 from .dates import parse_date
 from .models import Article, Passage, RawDocument, Sentence
 from .sentences import split_sentences
@@ -75,15 +75,15 @@ def build_article(raw: RawDocument, passage_words: int, saved_at: str = "") -> A
         raise Unusable("no article text found (empty or only navigation/boilerplate)")
     sentences = split_sentences(cleaned.paragraphs)
     digest = content_hash(text)
-    url = normalise_url(raw.url)
+    url = normalise_url(normalise(raw.url).replace("\n", "") if raw.url else None)
     date = parse_date(raw.date) if raw.date else None
     date = date or cleaned.dateline
     title = cleaned.title or sentences[0].text[:120]
     return Article(
         id=(raw.id or stable_id(url, digest)).strip(),
-        title=title,
+        title=normalise(title).replace("\n", " ").strip(),
         date=date,
-        source=raw.source or _source_from_url(url) or cleaned.site,
+        source=normalise(raw.source).strip() or _source_from_url(url) or cleaned.site,
         url=url,
         text=text,
         content_hash=digest,

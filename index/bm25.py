@@ -25,7 +25,7 @@ from scipy import sparse
 @dataclass(frozen=True)
 class Bm25Params:
     variant: str = "bm25plus"  # okapi | bm25l | bm25plus
-    k1: float = 1.5
+    k1: float = 1.2
     b: float = 0.75
     delta: float = 1.0  # BM25L / BM25+ only
     epsilon: float = 0.25  # Okapi only

@@ -38,7 +38,8 @@ _JUNK_PATTERNS = [
     r"^you (may|might) also (like|be interested in)\b.{0,150}$",
 ]
 _JUNK = re.compile("|".join(f"(?:{p})" for p in _JUNK_PATTERNS), re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
+# C0/C1 controls (terminal escapes), zero-width and bidi-override characters
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ufeff\u202a-\u202e\u2066-\u2069]")
 _SPACES = re.compile(r"[ \t\u00a0\u2009\u202f]+")
 _TITLE_MAX_WORDS = 30
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")

@@ -34,6 +34,7 @@ class ModelConfig:
     device: str = "cpu"
     batch_size: int = 64
     max_seq_length: int = 256
+    threads: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,13 @@ class RetrievalConfig:
     k1: float = 1.2
     b: float = 0.75
     delta: float = 1.0
-    fusion: str = "rrf"
+    fusion: str = "weighted"
     rrf_k: int = 60
     bm25_weight: float = 1.0
     dense_weight: float = 1.0
     candidates: int = 200
     recency_half_life_days: float = 60.0
-    recency_weight: float = 0.5
+    recency_weight: float = 0.3
     max_quotes: int = 3
     min_relevance: float = 0.3
     duplicate_threshold: float = 0.6
@@ -136,11 +137,12 @@ def load_config(path: str | os.PathLike | None = None, env: dict | None = None) 
         config = dataclasses.replace(
             config, telegram=dataclasses.replace(config.telegram, token=token)
         )
-    _validate(config)
+    validate(config)
     return config
 
 
-def _validate(config: Config) -> None:
+def validate(config: Config) -> None:
+    """Ranges and choices the types alone do not catch."""
     r = config.retrieval
     if r.bm25_variant not in ("okapi", "bm25l", "bm25plus"):
         raise ConfigError("retrieval.bm25_variant must be one of okapi, bm25l, bm25plus")
@@ -150,6 +152,22 @@ def _validate(config: Config) -> None:
         raise ConfigError("ingest.max_file_bytes must be positive")
     if config.ingest.passage_words < 10:
         raise ConfigError("ingest.passage_words must be at least 10")
+    positive = {
+        "retrieval.candidates": r.candidates, "retrieval.max_quotes": r.max_quotes,
+        "retrieval.recency_half_life_days": r.recency_half_life_days, "retrieval.rrf_k": r.rrf_k,
+        "retrieval.k1": r.k1, "model.max_seq_length": config.model.max_seq_length,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key} must be positive, got {value}")
+    for key, value in {"retrieval.b": r.b, "retrieval.recency_weight": r.recency_weight,
+                       "retrieval.duplicate_threshold": r.duplicate_threshold}.items():
+        if not 0 <= value <= 1:
+            raise ConfigError(f"{key} must be between 0 and 1, got {value}")
+    if r.bm25_weight < 0 or r.dense_weight < 0 or r.delta < 0:
+        raise ConfigError("retrieval weights and delta must not be negative")
+    if config.model.threads < 0:
+        raise ConfigError("model.threads must be 0 (library default) or more")
     if config.model.batch_size <= 0:
         raise ConfigError("model.batch_size must be positive")
 

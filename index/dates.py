@@ -30,7 +30,7 @@ _LOOKS_LIKE_DATE = re.compile(
     re.IGNORECASE,
 )
 _TZINFOS = {
-    name: offset * 3600
+    name: int(offset * 3600)
     for name, offset in {
         "UTC": 0, "GMT": 0, "Z": 0, "BST": 1, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3, "MSK": 3,
         "IST": 5.5, "JST": 9, "AEST": 10, "EST": -5, "EDT": -4, "ET": -5, "CST": -6, "CDT": -5,

@@ -1,7 +1,7 @@
 """Sentence-transformers embeddings, computed once per distinct text and kept in the store.
 
 Embedding is by far the most expensive step (about 5k tokens/s on two CPU cores), so vectors are
-cached under (model, hash of the exact text embedded): re-ingesting, rebuilding the index or
+cached under (model and its truncation length, hash of the exact text embedded): re-ingesting, rebuilding the index or
 changing unrelated settings never embeds a text twice. Missing vectors are embedded in chunks and
 each chunk is committed, so an interrupted run resumes where it stopped.
 """
@@ -40,6 +40,8 @@ class Embedder:
     def __init__(self, config: ModelConfig):
         self.config = config
         self.name = config.name
+        # Vectors depend on the model and on where it truncates: both name the cache entries.
+        self.key = f"{config.name}|{config.max_seq_length}"
         self._model = None
         self._lock = threading.Lock()
 
@@ -51,6 +53,10 @@ class Embedder:
                 from transformers.utils import logging as hf_logging
 
                 hf_logging.disable_progress_bar()
+                if self.config.threads:
+                    import torch
+
+                    torch.set_num_threads(self.config.threads)
 
                 log.info("loading embedding model %s", self.name)
                 self._model = SentenceTransformer(resolve_model(self.name), device=self.config.device)
@@ -88,14 +94,14 @@ def ensure_vectors(
     Missing texts are sorted by length so each batch pads little, which is most of the speed-up
     batching can give on CPU.
     """
-    found = store.get_vectors(embedder.name, texts.keys())
+    found = store.get_vectors(embedder.key, texts.keys())
     missing = sorted((h for h in texts if h not in found), key=lambda h: len(texts[h]))
     if progress:
         progress(len(found))
     for i in range(0, len(missing), CHUNK):
         chunk = missing[i : i + CHUNK]
         vectors = embedder.encode([texts[h] for h in chunk])
-        store.put_vectors(embedder.name, zip(chunk, vectors))
+        store.put_vectors(embedder.key, zip(chunk, vectors))
         found.update(zip(chunk, vectors))
         if progress:
             progress(len(chunk))

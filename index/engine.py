@@ -37,24 +37,35 @@ class Engine:
         self.retriever = Retriever(self.index, self.embedder, config.retrieval)
         self.answerer = Answerer(self.store, self.retriever, config.retrieval)
 
+    def load_index(self) -> None:
+        """Load the saved index (if not loaded yet) without catching up with the store."""
+        if self.index.current is None:
+            self.index.load()
+
     def open_index(self, progress: Progress | None = None) -> None:
         """Load the saved index and index whatever the store gained since (embedding only new text)."""
-        if self.index.current is None:
-            self.index.open(progress)
-        else:
-            self.index.catch_up(progress)
+        self.load_index()
+        self.index.catch_up(progress)
 
     def pending_passages(self) -> int:
         """Passages saved but not yet indexed: the size of the embedding work ahead."""
-        seq = self.index.current.watermark if self.index.current else 0
-        return self.store.passages_after(seq)
+        self.load_index()
+        return self.store.passages_after(self.index.current.watermark)
 
     def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> IngestReport:
+        """Save, then index what was saved when the index is open (else it catches up on opening)."""
         report = ingest_paths(self.store, paths, self.config.ingest, progress)
+        self._index_new(report)
         return report
 
     def save_documents(self, documents: Iterable[RawDocument]) -> IngestReport:
-        return ingest_documents(self.store, documents, self.config.ingest)
+        report = ingest_documents(self.store, documents, self.config.ingest)
+        self._index_new(report)
+        return report
+
+    def _index_new(self, report: IngestReport) -> None:
+        if report.added and self.index.current is not None:
+            self.index.catch_up()
 
     def answer(self, question: str, now: date | None = None, mode: str = "hybrid") -> Answer:
         if self.index.current is None:
@@ -66,3 +77,9 @@ class Engine:
 
     def close(self) -> None:
         self.store.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

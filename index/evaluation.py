@@ -73,8 +73,9 @@ def answer_in(answer: str, quotes: list[str]) -> bool:
     return bool(needle) and any(needle in normalise_answer(q) for q in quotes)
 
 
-def build_pool_engine(config: Config, eval_dir: Path, pool: str, cache_dir: Path,
-                      progress: Callable[[str, int | None], Callable[[int], None]] | None = None) -> Engine:
+def pool_engine(config: Config, eval_dir: Path, pool: str, cache_dir: Path) -> Engine:
+    """An Engine over the pool's store in the cache folder, the pool's articles saved (once).
+    The caller opens the index, which embeds whatever is not cached yet."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     store_path = cache_dir / f"{pool}.db"
     config = dataclasses.replace(config, store=dataclasses.replace(config.store, path=str(store_path)))
@@ -84,8 +85,6 @@ def build_pool_engine(config: Config, eval_dir: Path, pool: str, cache_dir: Path
         docs = (record_to_document(r, f"{pool}:{r['id']}", config.ingest.max_file_bytes)
                 for r in pool_records(eval_dir, pool))
         ingest_documents(engine.store, docs, config.ingest)
-    pending = engine.pending_passages()
-    engine.open_index(progress("embed", pending) if progress and pending else None)
     return engine
 
 

@@ -8,6 +8,7 @@ own transaction, so a crash mid-batch keeps everything saved before it and nothi
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -15,8 +16,7 @@ from .articles import Unusable, build_article
 from .config import IngestConfig
 from .models import IngestReport, RawDocument, Rejection
 from .readers import Unreadable, read_path
-from .store import Store
-from .store.sqlite import now_iso
+from .store import Store, StoreError
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
@@ -43,7 +43,7 @@ def total_bytes(paths: Iterable[str | Path]) -> int:
 
 def save_document(store: Store, raw: RawDocument, config: IngestConfig, report: IngestReport) -> None:
     try:
-        article = build_article(raw, config.passage_words, saved_at=now_iso())
+        article = build_article(raw, config.passage_words)
     except Unusable as exc:
         report.rejected.append(Rejection(raw.origin, str(exc)))
         return
@@ -72,7 +72,7 @@ def ingest_paths(
             continue
         _guarded(str(item), report, lambda item=item: _ingest_file(store, item, config, report))
         if progress:
-            progress(item.stat().st_size)
+            _guarded(str(item), report, lambda item=item: progress(item.stat().st_size))
     return report
 
 
@@ -88,11 +88,14 @@ def _ingest_file(store: Store, path: Path, config: IngestConfig, report: IngestR
 
 
 def _guarded(origin: str, report: IngestReport, work: Callable[[], None]) -> None:
-    """Run one unit of work; an unexpected error is reported against its input, not raised."""
+    """Run one unit of work; an unexpected error (a bug of ours included) is reported against its
+    input, not raised. Store errors are raised: a store that cannot write must stop the batch."""
     try:
         work()
     except (Unreadable, Unusable) as exc:
         report.rejected.append(Rejection(origin, str(exc)))
-    except (OSError, MemoryError, RecursionError, ValueError, LookupError, TypeError) as exc:
+    except (StoreError, sqlite3.Error, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001
         log.exception("ingest failed for %s", origin)
         report.rejected.append(Rejection(origin, f"{exc.__class__.__name__}: {exc}"))

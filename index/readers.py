@@ -45,7 +45,7 @@ def read_path(path: Path, max_bytes: int) -> Iterator[RawDocument | Unreadable]:
     if name.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")):
         yield from _read_jsonl(path, max_bytes)
         return
-    data = _read_bytes(path, max_bytes)
+    data = _read_bytes(path, name, max_bytes)
     if name.endswith(".json") or name.endswith(".json.gz"):
         yield from _read_json(data, str(path), max_bytes)
         return
@@ -60,28 +60,21 @@ def read_path(path: Path, max_bytes: int) -> Iterator[RawDocument | Unreadable]:
     yield RawDocument(origin=str(path), text=_decode_text(data))
 
 
-def _read_bytes(path: Path, max_bytes: int) -> bytes:
+def _read_bytes(path: Path, name: str, max_bytes: int) -> bytes:
     size = path.stat().st_size
     if size == 0:
         raise Unreadable("empty file")
-    if size > max_bytes and not path.name.endswith(".gz"):
+    if size > max_bytes:
         raise Unreadable(f"file is {size:,} bytes, over the limit of {max_bytes:,} (ingest.max_file_bytes)")
-    raw = path.read_bytes()
-    if path.name.endswith(".gz"):
-        raw = _gunzip(raw, max_bytes)
-    return raw
-
-
-def _gunzip(raw: bytes, max_bytes: int) -> bytes:
-    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = decompressor.decompress(raw, max_bytes + 1)
-    except zlib.error as exc:
-        raise Unreadable(f"broken gzip data ({exc})") from exc
+    if not name.endswith(".gz"):
+        return path.read_bytes()
+    try:  # GzipFile reads every member of a multi-member file and stops at the limit
+        with gzip.open(path, "rb") as handle:
+            out = handle.read(max_bytes + 1)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise Unreadable(f"truncated or broken gzip file ({exc})") from exc
     if len(out) > max_bytes:
         raise Unreadable(f"decompressed size is over the limit of {max_bytes:,} bytes (ingest.max_file_bytes)")
-    if not decompressor.eof:
-        raise Unreadable("truncated gzip file (ends before the end of its data)")
     return out
 
 
@@ -129,7 +122,7 @@ def record_to_document(record: object, origin: str, max_bytes: int) -> RawDocume
 def _read_jsonl(path: Path, max_bytes: int) -> Iterator[RawDocument | Unreadable]:
     if path.stat().st_size == 0:
         raise Unreadable("empty file")
-    opener = gzip.open if path.name.endswith(".gz") else open
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as handle:
             for number, line in enumerate(_lines(handle, max_bytes), start=1):

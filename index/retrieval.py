@@ -21,6 +21,7 @@ from .timeparse import TimeScope, parse_time
 from .tokenize import tokenize
 
 MODES = ("hybrid", "bm25", "dense")
+RECENT_FLOOR = 0.5
 
 
 @dataclass
@@ -29,6 +30,7 @@ class ArticleHit:
     score: float
     passages: list[tuple[int, float]] = field(default_factory=list)  # (passage idx, score), best first
     dense: float = 0.0  # best cosine similarity of one of its passages to the question
+    day: int = NO_DAY
 
 
 @dataclass
@@ -83,10 +85,22 @@ class Retriever:
             seqs = index.article_seq.view[candidates]
             pidx = index.passage_idx.view[candidates]
             cos = dense[candidates] if dense is not None else np.zeros(len(candidates))
-        if now is not None or scope.recent:
-            scores = scores * self._recency(cand_days, now or date.today(), scope.recent)
-        hits = self._group(seqs, pidx, scores, cos)
+        if now is not None:
+            scores = scores * self._recency(cand_days, now)
+        hits = self._group(seqs, pidx, scores, cos, cand_days)
+        if scope.recent:
+            hits = self._newest_relevant_first(hits)
         return SearchResult(hits[:k], scope, tokens, idf)
+
+    @staticmethod
+    def _newest_relevant_first(hits: list[ArticleHit]) -> list[ArticleHit]:
+        """"latest …": among the articles that match well (half the top score or more), newest first."""
+        if not hits:
+            return hits
+        floor = RECENT_FLOOR * hits[0].score
+        relevant = [h for h in hits if h.score >= floor]
+        relevant.sort(key=lambda h: h.day, reverse=True)
+        return relevant + [h for h in hits if h.score < floor]
 
     @staticmethod
     def _allowed(days: np.ndarray, scope: TimeScope, now: date | None) -> np.ndarray:
@@ -126,26 +140,27 @@ class Retriever:
             fused[top] = np.where(np.isfinite(fused[top]), fused[top], 0.0) + weight * normalised
         return fused
 
-    def _recency(self, days: np.ndarray, now: date, recent: bool) -> np.ndarray:
+    def _recency(self, days: np.ndarray, now: date) -> np.ndarray:
         """exp decay by age with a floor: old news still answers, recent news answers first."""
         cfg = self.config
-        weight = max(cfg.recency_weight, 0.5) if recent else cfg.recency_weight
+        weight = cfg.recency_weight
         if weight <= 0:
             return np.ones(len(days))
-        half_life = cfg.recency_half_life_days if not recent else min(cfg.recency_half_life_days, 30.0)
+        half_life = cfg.recency_half_life_days
         age = np.maximum(now.toordinal() - days.astype(np.float64), 0.0)
         decay = np.where(days == NO_DAY, 0.5, np.power(0.5, age / half_life))
         return (1.0 - weight) + weight * decay
 
     @staticmethod
-    def _group(seqs: np.ndarray, pidx: np.ndarray, scores: np.ndarray, cos: np.ndarray) -> list[ArticleHit]:
+    def _group(seqs: np.ndarray, pidx: np.ndarray, scores: np.ndarray, cos: np.ndarray,
+               days: np.ndarray) -> list[ArticleHit]:
         order = np.argsort(-scores, kind="stable")
         hits: dict[int, ArticleHit] = {}
         for i in order:
             seq = int(seqs[i])
             hit = hits.get(seq)
             if hit is None:
-                hit = hits[seq] = ArticleHit(seq=seq, score=float(scores[i]))
+                hit = hits[seq] = ArticleHit(seq=seq, score=float(scores[i]), day=int(days[i]))
             hit.passages.append((int(pidx[i]), float(scores[i])))
             hit.dense = max(hit.dense, float(cos[i]))
         return sorted(hits.values(), key=lambda h: -h.score)

@@ -13,10 +13,12 @@ so the saved generation may lag the store without anything being lost or re-embe
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -31,7 +33,7 @@ from .models import Article
 from .tokenize import tokenize
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: tokens keep apostrophe names whole ("o'brien")
 NO_DAY = -1
 Progress = Callable[[int], None]
 
@@ -94,6 +96,7 @@ class SearchIndex:
         self.day = _Growable(np.int32)
         self.vectors = _Growable(np.float32, dimension)
         self.watermark = 0
+        self.store_id = ""
         self.lock = threading.RLock()
 
     @property
@@ -101,7 +104,12 @@ class SearchIndex:
         return len(self.article_seq.view)
 
     def add(self, articles: list[Article], vectors: dict[str, np.ndarray]) -> None:
+        """Add articles newer than the watermark. Everything is prepared before anything changes,
+        so a failure (a missing or malformed vector) leaves the index as it was."""
         with self.lock:
+            articles = [a for a in articles if a.seq > self.watermark]
+            if not articles:
+                return
             tokens, seqs, idxs, days, rows = [], [], [], [], []
             for article in articles:
                 for p in article.passages:
@@ -111,32 +119,38 @@ class SearchIndex:
                     idxs.append(p.index)
                     days.append(day_number(article.date))
                     rows.append(vectors[text_hash(text)])
-                self.watermark = max(self.watermark, article.seq)
-            if not seqs:
-                return
+            matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, self.dimension), np.float32)
+            if matrix.shape[1] != self.dimension:
+                raise ValueError(f"vectors of dimension {matrix.shape[1]}, index has {self.dimension}")
             self.bm25.add(tokens)
             self.article_seq.extend(np.asarray(seqs, np.int64))
             self.passage_idx.extend(np.asarray(idxs, np.int32))
             self.day.extend(np.asarray(days, np.int32))
-            self.vectors.extend(np.vstack(rows).astype(np.float32))
+            self.vectors.extend(matrix)
+            self.watermark = max(a.seq for a in articles)
 
     # -- persistence ------------------------------------------------------------------------
-    def save(self, folder: Path) -> None:
+    def save(self, folder: Path, store_id: str = "") -> None:
+        """Write into an existing empty folder. Only the snapshot is taken under the lock: rows
+        below the current size are never rewritten, so queries go on while the files are written."""
         with self.lock:
-            folder.mkdir(parents=True)
             arrays = self.bm25.arrays()
             arrays.update(
                 article_seq=self.article_seq.view, passage_idx=self.passage_idx.view, day=self.day.view
             )
-            _write(folder / "arrays.npz", lambda f: np.savez(f, **arrays))
-            _write(folder / "vectors.npy", lambda f: np.save(f, self.vectors.view))
-            _write(folder / "vocab.json", lambda f: f.write(json.dumps(self.bm25.vocab_list()).encode()))
+            vectors = self.vectors.view
+            vocab = self.bm25.vocab_list()
             meta = {"shape": asdict(self.shape), "dimension": self.dimension, "watermark": self.watermark,
-                    "passages": self.size}
-            _write(folder / "meta.json", lambda f: f.write(json.dumps(meta).encode()))
+                    "passages": self.size, "store_id": store_id}
+        _write(folder / "arrays.npz", lambda f: np.savez(f, **arrays))
+        _write(folder / "vectors.npy", lambda f: np.save(f, vectors))
+        _write(folder / "vocab.json", lambda f: f.write(json.dumps(vocab).encode()))
+        _write(folder / "meta.json", lambda f: f.write(json.dumps(meta).encode()))
+        _fsync_dir(folder)
 
     @classmethod
     def load(cls, folder: Path, bm25_params: Bm25Params) -> "SearchIndex":
+        """Raises on any damage, including arrays of inconsistent lengths."""
         meta = json.loads((folder / "meta.json").read_text())
         index = cls(IndexShape(**meta["shape"]), meta["dimension"], bm25_params)
         with np.load(folder / "arrays.npz") as arrays:
@@ -147,6 +161,11 @@ class SearchIndex:
             index.day = _Growable(np.int32, data=arrays["day"])
         index.vectors = _Growable(np.float32, meta["dimension"], data=np.load(folder / "vectors.npy"))
         index.watermark = meta["watermark"]
+        index.store_id = meta.get("store_id", "")
+        lengths = {index.size, len(index.passage_idx.view), len(index.day.view), len(index.vectors.view),
+                   index.bm25.size, meta["passages"]}
+        if len(lengths) != 1:
+            raise ValueError(f"inconsistent generation: lengths {sorted(lengths)}")
         return index
 
 
@@ -160,19 +179,19 @@ def _write(path: Path, writer) -> None:
 class IndexManager:
     """Owns the index of one store: open, catch up, compact, rebuild and swap."""
 
-    COMPACT_AFTER = 2000  # passages added since the last saved generation
+    SAVE_AFTER = 2000  # passages added since the last saved generation
 
     def __init__(self, store, embedder: Embedder, bm25_params: Bm25Params, titles: bool = True,
                  location: Path | None = None):
         self.store = store
         self.embedder = embedder
         self.bm25_params = bm25_params
-        self.shape = IndexShape(model=embedder.name, titles=titles)
+        self.shape = IndexShape(model=embedder.key, titles=titles)
         self.location = location
         self.current: SearchIndex | None = None
         self._saved_size = 0
         self._rebuild_lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._fill_lock = threading.RLock()  # one writer at a time: catch-ups and rebuilds
 
     @classmethod
     def for_store(cls, store, embedder: Embedder, bm25_params: Bm25Params, titles: bool = True):
@@ -181,12 +200,17 @@ class IndexManager:
         return cls(store, embedder, bm25_params, titles, location)
 
     # -- opening and catching up ------------------------------------------------------------
-    def open(self, progress: Progress | None = None) -> SearchIndex:
+    def load(self) -> SearchIndex:
+        """The saved generation, or an empty index when there is none usable; no catching up."""
         index = self._load_current()
         if index is None:
             index = SearchIndex(self.shape, self.embedder.dimension, self.bm25_params)
-            self._saved_size = -1  # nothing on disk yet: save after the first catch-up
+            self._saved_size = -1  # nothing usable on disk: save after the first catch-up
         self.current = index
+        return index
+
+    def open(self, progress: Progress | None = None) -> SearchIndex:
+        index = self.load()
         self.catch_up(progress)
         return index
 
@@ -204,6 +228,9 @@ class IndexManager:
             return None
         if index.shape != self.shape:
             return None
+        if index.store_id != self.store.store_id() or index.watermark > self.store.max_seq():
+            log.warning("index %s belongs to another store (or a newer state of it); rebuilding", folder)
+            return None
         self._saved_size = index.size
         return index
 
@@ -213,12 +240,13 @@ class IndexManager:
 
     def catch_up(self, progress: Progress | None = None) -> int:
         """Index articles the store has and the index lacks; returns how many were added."""
-        index = self.current
-        assert index is not None, "open() first"
-        added = self._fill(index, progress)
-        if added and (self._saved_size < 0 or index.size - self._saved_size >= self.COMPACT_AFTER):
-            self._save_generation(index)
-        return added
+        with self._fill_lock:
+            index = self.current
+            assert index is not None, "load() or open() first"
+            added = self._fill(index, progress)
+            if added and (self._saved_size < 0 or index.size - self._saved_size >= self.SAVE_AFTER):
+                self._save_generation(index)
+            return added
 
     def _fill(self, index: SearchIndex, progress: Progress | None, batch: int = 500) -> int:
         added = 0
@@ -246,10 +274,11 @@ class IndexManager:
             raise RuntimeError("a rebuild is already running")
         try:
             fresh = SearchIndex(self.shape, self.embedder.dimension, self.bm25_params)
-            self._fill(fresh, progress)
-            self._save_generation(fresh)
-            self.current = fresh
-            self._fill(fresh, None)  # articles saved while the rebuild ran
+            self._fill(fresh, progress)  # private to this thread: catch-ups of the live index go on
+            with self._fill_lock:
+                self._fill(fresh, None)  # articles saved while the rebuild ran
+                self._save_generation(fresh)
+                self.current = fresh
             return fresh
         finally:
             self._rebuild_lock.release()
@@ -259,23 +288,35 @@ class IndexManager:
         return self._rebuild_lock.locked()
 
     def _save_generation(self, index: SearchIndex) -> None:
+        """Write a generation into a temporary folder, rename it into place, then point CURRENT at
+        it. A file lock serialises processes sharing the store; the previous generation is kept
+        (a process may be loading it), older ones are removed."""
         if not self.location:
             self._saved_size = index.size
             return
-        with self._write_lock:
-            self.location.mkdir(parents=True, exist_ok=True)
-            existing = sorted(p.name for p in self.location.glob("gen-*"))
-            number = int(existing[-1].split("-")[1]) + 1 if existing else 1
-            name = f"gen-{number:06d}"
-            folder = self.location / name
-            index.save(folder)
-            tmp = self.location / "CURRENT.tmp"
-            _write(tmp, lambda f: f.write(name.encode()))
-            os.replace(tmp, self.location / "CURRENT")
+        self.location.mkdir(parents=True, exist_ok=True)
+        with open(self.location / "LOCK", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            tmp_folder = Path(tempfile.mkdtemp(dir=self.location, prefix=".tmp-"))
+            try:
+                index.save(tmp_folder, store_id=self.store.store_id())
+                existing = sorted(p.name for p in self.location.glob("gen-*"))
+                number = int(existing[-1].split("-")[1]) + 1 if existing else 1
+                name = f"gen-{number:06d}"
+                os.rename(tmp_folder, self.location / name)
+            except BaseException:
+                shutil.rmtree(tmp_folder, ignore_errors=True)
+                raise
+            pointer = self.location / f"CURRENT.{os.getpid()}.tmp"
+            _write(pointer, lambda f: f.write(name.encode()))
+            os.replace(pointer, self.location / "CURRENT")
             _fsync_dir(self.location)
             self._saved_size = index.size
-            for old in existing:  # older generations are no longer named anywhere
+            for old in existing[:-1]:  # nothing names these any more
                 shutil.rmtree(self.location / old, ignore_errors=True)
+            for stale in self.location.glob(".tmp-*"):  # left by a crash mid-write
+                if stale != tmp_folder:
+                    shutil.rmtree(stale, ignore_errors=True)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -32,6 +32,14 @@ def _stem(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
+def _word(raw: str) -> str:
+    """Possessives drop ("Huawei's" → "huawei"); names keep their apostrophe's parts ("o'brien" → "obrien")."""
+    raw = raw.replace("’", "'")
+    if raw.endswith("'s"):
+        raw = raw[:-2]
+    return raw.replace("'", "")
+
+
 def tokenize(text: str) -> list[str]:
-    words = (w.replace("’", "'").split("'")[0] for w in _WORD.findall(text.lower()))
+    words = (_word(w) for w in _WORD.findall(text.lower()))
     return [_stem(w) for w in words if w and w not in STOPWORDS]

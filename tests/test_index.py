@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from index.ingest import ingest_documents
+
 from index.config import Config, StoreConfig
 from index.embedding import Embedder
 from index.engine import Engine
@@ -171,9 +173,17 @@ def test_catch_up_embeds_only_the_new_passages(engine, counting, embedder):
         third.close()
 
 
-def test_catch_up_directly_on_the_manager(engine, counting):
+def test_saving_through_the_engine_indexes_at_once(engine, counting):
     counting.encoded.clear()
     engine.save_documents(demo_documents(["demo-025"]))
+    assert engine.index.pending_articles() == 0
+    assert sorted(counting.encoded) == sorted(passage_texts(engine, ["demo-025"]))
+
+
+def test_catch_up_directly_on_the_manager(engine, counting):
+    """Articles saved by another process (straight into the store) are caught up on demand."""
+    counting.encoded.clear()
+    ingest_documents(engine.store, demo_documents(["demo-025"]), engine.config.ingest)
     assert engine.index.pending_articles() == 1
     assert engine.index.catch_up() == 1
     assert engine.index.pending_articles() == 0
@@ -193,7 +203,9 @@ def test_reindex_swaps_in_a_new_generation_without_embedding(engine, counting):
 
     new = current_gen(engine)
     assert new != old and new > old
-    assert generations(engine) == [new]  # the old generation is removed
+    assert generations(engine) == [old, new]  # the previous one is kept (another process may be loading it)
+    engine.reindex()
+    assert generations(engine) == [new, current_gen(engine)]  # older ones are removed
     assert counting.encoded == []  # every vector came from the store
     assert engine.index.current is not old_index
     assert engine.index.current.size == old_index.size
@@ -205,8 +217,8 @@ def test_crash_while_saving_a_rebuild_keeps_the_old_generation(engine, embedder,
     old_index = engine.index.current
     before = answers(engine)
 
-    def failing_save(self, folder):
-        folder.mkdir(parents=True)
+    def failing_save(self, folder, **kwargs):
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / "arrays.npz").write_bytes(b"PK\x03\x04 half written")
         raise OSError(28, "No space left on device")
 
@@ -228,8 +240,9 @@ def test_crash_while_saving_a_rebuild_keeps_the_old_generation(engine, embedder,
         other.close()
 
     monkeypatch.undo()
-    engine.reindex()  # a later rebuild succeeds and clears the half-written folder away
-    assert generations(engine) == [current_gen(engine)]
+    engine.reindex()  # a later rebuild succeeds; no half-written folder is left behind
+    assert generations(engine) == [old, current_gen(engine)]
+    assert not list(engine.index.location.glob(".tmp-*"))
     assert current_gen(engine) != old
     assert answers(engine) == before
 

@@ -127,7 +127,7 @@ def test_split_messages_random_blocks_never_exceed_the_limit_or_split_a_fitting_
 
 
 def test_render_html_splits_many_long_quotes_between_quotes():
-    long = quote(text="word " * 700)  # ~3 500 chars each
+    long = quote(text="word " * 540)  # ~2 700 chars each: one blockquote, one message each
     messages = render_html(answer(long, long, long))
     assert len(messages) == 3
     assert all(m.startswith("<blockquote>") and m.count("</blockquote>") == 1 for m in messages)

@@ -49,6 +49,9 @@ class Store(Protocol):
 
     def max_seq(self) -> int: ...
 
+    def store_id(self) -> str:
+        """A random id fixed when the store was created."""
+
     def passages_after(self, seq: int) -> int:
         """How many passages belong to articles with seq > `seq` (work an index has ahead)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,7 +39,11 @@ class SqliteStore:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         self._lock = threading.RLock()
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
 
     # -- schema ---------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -63,6 +68,8 @@ class SqliteStore:
                 )
             for version in range(current + 1, len(MIGRATIONS) + 1):
                 with self._transaction():
+                    if self.schema_version() >= version:
+                        continue  # another process migrated it meanwhile
                     for statement in MIGRATIONS[version - 1]:
                         self._db.execute(statement)
                     self._db.execute(
@@ -70,6 +77,15 @@ class SqliteStore:
                         "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                         (str(version),),
                     )
+            with self._transaction():
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES('store_id', ?)", (uuid.uuid4().hex,)
+                )
+
+    def store_id(self) -> str:
+        """Random id made when the store was created: ties a saved index to this very store."""
+        with self._lock:
+            return self._db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()[0]
 
     def _transaction(self):
         return _Transaction(self._db)
@@ -238,6 +254,12 @@ class SqliteStore:
         with self._lock:
             self._db.close()
 
+    def __enter__(self) -> "SqliteStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 _ARTICLE_COLUMNS = "seq, id, title, date, source, url, text, content_hash, saved_at"
 
@@ -254,7 +276,13 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
-            self._db.execute("COMMIT")
-        else:
+            try:
+                self._db.execute("COMMIT")
+                return False
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        if self._db.in_transaction:  # SQLite may have rolled back by itself (I/O error, full disk)
             self._db.execute("ROLLBACK")
         return False
