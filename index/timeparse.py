@@ -23,7 +23,7 @@ _YEAR = r"((?:19|20)\d{2})"
 class TimeScope:
     start: date | None = None
     end: date | None = None
-    recent: bool = False  # "latest", "recent", "newest": order newest-first
+    recent: bool = False  # "latest", "newest", "most recent": order newest-first
     text: str = ""  # the question without its date expressions
 
     @property
@@ -106,6 +106,8 @@ def parse_time(question: str, now: date) -> TimeScope:
     elif m := cut(rf"\b(?:in|during) {_YEAR}\b"):
         start, end = date(int(m.group(1)), 1, 1), date(int(m.group(1)), 12, 31)
 
-    if cut(r"\b(?:the )?(?:latest|newest|most recent|recently|recent|lately)\b"):
-        recent = True
+    if cut(r"\b(?:the )?(?:latest|newest|most recent|recent(?= (?:news|stories|developments|updates|headlines)))\b"):
+        recent = True  # asks for an ordering: the newest matching stories first
+    else:  # "recently", "lately": the recency prior already favours recent news
+        cut(r"\b(?:recently|lately)\b")
     return TimeScope(start=start, end=end, recent=recent, text=" ".join(text.split()) or question)
