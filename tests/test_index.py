@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.ingest import ingest_documents
-
 from index.config import Config, StoreConfig
 from index.embedding import Embedder
 from index.engine import Engine
+from index.ingest import ingest_documents
 from index.models import RawDocument
 from index.search_index import SearchIndex, passage_text
 

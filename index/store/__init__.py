@@ -1,11 +1,14 @@
 """Article stores: one interface, SQLite by default (PostgreSQL satisfies the same interface)."""
 
+import os
+
 from .base import ArticleHeader, SaveResult, Store, StoreError
 from .sqlite import SqliteStore
 
 
-def open_store(location: str) -> Store:
+def open_store(location: str | os.PathLike) -> Store:
     """Open the store named by a path or a `sqlite:///path` URL."""
+    location = os.fspath(location)
     if location.startswith("sqlite:///"):
         location = location[len("sqlite:///") :]
     elif "://" in location:
