@@ -26,5 +26,8 @@ test: $(STAMP)
 eval: $(STAMP)
 	$(VENV)/bin/newsbot eval
 
+bench: $(STAMP)
+	$(VENV)/bin/newsbot bench
+
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis

@@ -231,6 +231,32 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def cmd_bench(args: argparse.Namespace, config: Config) -> int:
+    """Speed, memory and scale on ../shared/eval, each figure beside a peer measured in the same run."""
+    from pathlib import Path
+
+    from index import bench
+
+    eval_dir = Path(args.eval_dir)
+    missing = bench.eval_data_missing(eval_dir)
+    if missing:
+        print(missing, file=sys.stderr)
+        return EXIT_OK
+    try:
+        sizes = bench.parse_sizes(args.sizes)
+    except ValueError as exc:
+        raise ConfigError(f"--sizes: {exc}") from exc
+    options = bench.BenchOptions(sizes=sizes, questions=args.questions, full=args.full, model=not args.no_model,
+                                 threads=args.threads, ingest_articles=args.ingest_articles)
+    report = bench.run_benchmark(config, eval_dir, options, log=lambda line: print(line, file=sys.stderr))
+    print(bench.format_report(report))
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nJSON written to {out}")
+    return EXIT_OK
+
+
 def _override(config: Config, assignments: list[str]) -> Config:
     """`--set retrieval.rrf_k=30` style overrides, for measuring settings without editing files."""
     import dataclasses
@@ -305,6 +331,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a setting")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="speed, memory and scale beside rank-bm25, bm25s and numpy, on ../shared/eval")
+    p.add_argument("--sizes", default="10000,100000,1000000", help="index sizes in passages, comma-separated")
+    p.add_argument("--json", default="data/bench.json", metavar="PATH", help="where the JSON report is written")
+    p.add_argument("--questions", type=int, default=0,
+                   help="questions timed per size (default: every dev question, repeated to at least 200)")
+    p.add_argument("--full", action="store_true", help="reindex every real article (~45k) instead of 5,000")
+    p.add_argument("--no-model", action="store_true", help="random query vectors, no ingest figures")
+    p.add_argument("--threads", type=int, default=1, help="torch threads for the model (0: torch's default)")
+    p.add_argument("--ingest-articles", type=int, default=300, help="articles for the ingest throughput")
+    p.add_argument("--eval-dir", default=str(_default_eval_dir()))
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

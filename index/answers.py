@@ -9,6 +9,7 @@ the answer says so and offers the closest headlines instead of padding with unre
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -20,6 +21,8 @@ from .sentence_choice import QuestionTerms, lede_prior, sentence_evidence, sente
 
 MIN_ARTICLES = 10
 QUOTED_ARTICLES = 3  # quotes are chosen among the sentences of this many top articles
+LOAD_BATCH = 12  # articles loaded at a time while looking for MIN_ARTICLES distinct stories
+SHINGLE_CACHE = 20_000  # articles whose shingles are kept between questions
 
 
 @dataclass(frozen=True)
@@ -57,20 +60,16 @@ class Answerer:
         self.store = store
         self.retriever = retriever
         self.config = config
+        self._shingle_cache: dict[int, set[int]] = {}
+        self._shingle_lock = threading.Lock()
 
     def answer(self, question: str, now: date | None = None, mode: str = "hybrid") -> Answer:
         question = " ".join(question.split())
         if not question:
             return Answer(question="", no_answer=True)
         result = self.retriever.search(question, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30))
-        hits = result.hits
-        articles = self.store.articles_by_seq([h.seq for h in hits[: MIN_ARTICLES * 2]])
-        hits = self._distinct_stories(hits, articles)
-        ranked_ids = [articles[h.seq].id for h in hits if h.seq in articles]
-        if len(ranked_ids) < MIN_ARTICLES:  # dedupe took some: pad from further down, in rank order
-            rest = result.hits[MIN_ARTICLES * 2 :]
-            extra = self.store.articles_by_seq([h.seq for h in rest])
-            ranked_ids += [extra[h.seq].id for h in rest if h.seq in extra][: MIN_ARTICLES - len(ranked_ids)]
+        hits, articles = self._distinct_stories(result.hits)
+        ranked_ids = [articles[h.seq].id for h in hits]
         window = (
             result.scope.start.isoformat() if result.scope.start else None,
             result.scope.end.isoformat() if result.scope.end else None,
@@ -95,20 +94,38 @@ class Answerer:
         evidence = sentence_evidence(article, result.idf, QuestionTerms.of(result.scope.text))
         return max(evidence, default=0.0) >= (0.5 if mode == "bm25" else 0.75)
 
-    def _distinct_stories(self, hits: list[ArticleHit], articles: dict[int, Article]) -> list[ArticleHit]:
+    def _distinct_stories(self, hits: list[ArticleHit]) -> tuple[list[ArticleHit], dict[int, Article]]:
+        """The best MIN_ARTICLES hits that are distinct stories, and their articles. Articles are
+        loaded a few at a time, best first, and stop loading once enough stories are found."""
         kept: list[ArticleHit] = []
         kept_shingles: list[set[int]] = []
-        for hit in hits:
-            article = articles.get(hit.seq)
-            if article is None:
+        articles: dict[int, Article] = {}
+        for start in range(0, len(hits), LOAD_BATCH):
+            batch = hits[start : start + LOAD_BATCH]
+            articles.update(self.store.articles_by_seq([h.seq for h in batch]))
+            for hit in batch:
+                article = articles.get(hit.seq)
+                if article is None:
+                    continue
+                sh = self._shingles(article)
+                if any(is_near_duplicate(sh, other, self.config.duplicate_threshold) for other in kept_shingles):
+                    continue
                 kept.append(hit)
-                continue
-            sh = shingles(article.text)
-            if any(is_near_duplicate(sh, other, self.config.duplicate_threshold) for other in kept_shingles):
-                continue
-            kept.append(hit)
-            kept_shingles.append(sh)
-        return kept
+                kept_shingles.append(sh)
+                if len(kept) == MIN_ARTICLES:
+                    return kept, articles
+        return kept, articles
+
+    def _shingles(self, article: Article) -> set[int]:
+        """Cached per article: popular stories come up in many answers."""
+        cached = self._shingle_cache.get(article.seq)
+        if cached is None:
+            cached = shingles(article.text)
+            with self._shingle_lock:  # answers run in worker threads
+                self._shingle_cache[article.seq] = cached
+                if len(self._shingle_cache) > SHINGLE_CACHE:
+                    self._shingle_cache.pop(next(iter(self._shingle_cache)))
+        return cached
 
     def _quotes(self, hits: list[ArticleHit], articles: dict[int, Article], result: SearchResult) -> list[Quote]:
         """The best sentences of the best few articles, pooled: a sentence's score is scaled by its
