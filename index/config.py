@@ -55,7 +55,7 @@ class RetrievalConfig:
     dense_weight: float = 1.0
     candidates: int = 200
     recency_half_life_days: float = 60.0
-    recency_weight: float = 0.3
+    recency_weight: float = 0.5
     max_quotes: int = 3
     min_relevance: float = 0.3
     duplicate_threshold: float = 0.6

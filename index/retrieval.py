@@ -85,7 +85,7 @@ class Retriever:
             seqs = index.article_seq.view[candidates]
             pidx = index.passage_idx.view[candidates]
             cos = dense[candidates] if dense is not None else np.zeros(len(candidates))
-        if now is not None:
+        if now is not None and not scope.asks_when:
             scores = scores * self._recency(cand_days, now)
         hits = self._group(seqs, pidx, scores, cos, cand_days)
         if scope.recent:

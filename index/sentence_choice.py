@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from .models import Article
 from .retrieval import ArticleHit
+from .timeparse import WHEN_QUESTION
 from .tokenize import tokenize
 
 ENTITY_SHARE = 0.4
@@ -38,7 +39,7 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _KINDS = (
-    ("when", re.compile(r"^\s*(?:when|what (?:day|date|time|year|month))\b|\bon what (?:day|date)\b", re.I)),
+    ("when", WHEN_QUESTION),
     ("number", re.compile(
         r"\bhow (?:many|much|long|old|far|big|large|high)\b|"
         r"\bwhat (?:percent|percentage|number|amount|share|price|age)\b", re.I)),

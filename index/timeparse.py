@@ -19,12 +19,17 @@ _MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug
 _YEAR = r"((?:19|20)\d{2})"
 
 
+# "When did …", "What day …": the asker does not know when it happened, so no recency is assumed.
+WHEN_QUESTION = re.compile(r"^\s*(?:when|what (?:day|date|time|year|month))\b|\bon what (?:day|date)\b", re.I)
+
+
 @dataclass(frozen=True)
 class TimeScope:
     start: date | None = None
     end: date | None = None
     recent: bool = False  # "latest", "newest", "most recent": order newest-first
     text: str = ""  # the question without its date expressions
+    asks_when: bool = False  # the question asks for a date
 
     @property
     def bounded(self) -> bool:
@@ -110,4 +115,5 @@ def parse_time(question: str, now: date) -> TimeScope:
         recent = True  # asks for an ordering: the newest matching stories first
     else:  # "recently", "lately": the recency prior already favours recent news
         cut(r"\b(?:recently|lately)\b")
-    return TimeScope(start=start, end=end, recent=recent, text=" ".join(text.split()) or question)
+    return TimeScope(start=start, end=end, recent=recent, text=" ".join(text.split()) or question,
+                     asks_when=bool(WHEN_QUESTION.search(question)))
