@@ -141,7 +141,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     import dataclasses
     from importlib import resources
 
-    demo = resources.files("index.demo") / "articles.jsonl"
+    demo = resources.files("index.demo") / "stories.jsonl"
     if not args.store_given:
         config = dataclasses.replace(config, store=dataclasses.replace(config.store, path="data/demo.db"))
     with Engine(config) as engine, resources.as_file(demo) as path:

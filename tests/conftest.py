@@ -47,7 +47,7 @@ def make_article(ingest_config):
 
 # -- the embedding model and an engine over the demo articles (loaded once per session) -----------
 
-DEMO_ARTICLES = Path(__file__).resolve().parents[1] / "index" / "demo" / "articles.jsonl"
+DEMO_ARTICLES = Path(__file__).resolve().parents[1] / "index" / "demo" / "stories.jsonl"
 DEMO_QUESTIONS = Path(__file__).resolve().parents[1] / "index" / "demo" / "questions.txt"
 SHARED_SAMPLE = SHARED_DIR / "samples" / "rt-huawei-mts-5g-2019-06-06.txt"
 

@@ -17,7 +17,7 @@ from index.config import CONFIG_ENV, TOKEN_ENV
 
 pytestmark = pytest.mark.slow
 
-DEMO = Path(__file__).resolve().parents[1] / "index" / "demo" / "articles.jsonl"
+DEMO = Path(__file__).resolve().parents[1] / "index" / "demo" / "stories.jsonl"
 KEYS = {"question", "no_answer", "quotes", "articles", "suggestions"}
 QUOTE_KEYS = {"text", "article_id", "title", "date", "url", "score"}
 PAY = "How much did the rail workers' pay rise?"
