@@ -54,10 +54,6 @@ class Article:
     saved_at: str = ""
     seq: int = 0
 
-    @property
-    def day(self) -> str | None:
-        return self.date[:10] if self.date else None
-
 
 @dataclass(frozen=True)
 class Rejection:
@@ -70,11 +66,6 @@ class IngestReport:
     added: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
-
-    def merge(self, other: "IngestReport") -> None:
-        self.added += other.added
-        self.duplicates += other.duplicates
-        self.rejected += other.rejected
 
     def as_dict(self) -> dict:
         return {
