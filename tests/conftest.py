@@ -89,3 +89,46 @@ def demo_engine(tmp_path_factory, embedder):
     engine.open_index()
     yield engine
     engine.close()
+
+
+def demo_documents(ids=None):
+    """The demo articles as RawDocuments (all, or those whose id is in `ids`), oldest first."""
+    import json
+
+    from index.readers import record_to_document
+
+    docs = []
+    for n, line in enumerate(DEMO_ARTICLES.read_text(encoding="utf-8").splitlines()):
+        record = json.loads(line)
+        if ids is None or record["id"] in ids:
+            docs.append(record_to_document(record, f"demo:{n}", 10_000_000))
+    return docs
+
+
+@pytest.fixture
+def fresh_engine(tmp_path, demo_engine, embedder):
+    """Factory of empty Engines whose embedding cache is seeded with the demo's vectors, so tests
+    that ingest demo articles into their own store do not wait for the encoder again."""
+    import dataclasses
+    import sqlite3
+
+    import numpy as np
+
+    from index.config import Config, StoreConfig
+    from index.engine import Engine
+
+    made = []
+    source = sqlite3.connect(str(demo_engine.store.path))
+    cached = source.execute("SELECT text_hash, vector FROM embeddings").fetchall()
+    source.close()
+
+    def make(name: str = "store.db", config: Config | None = None):
+        config = dataclasses.replace(config or Config(), store=StoreConfig(path=str(tmp_path / name)))
+        engine = Engine(config, embedder=embedder)
+        engine.store.put_vectors(embedder.key, [(h, np.frombuffer(v, np.float32)) for h, v in cached])
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.close()

@@ -10,6 +10,7 @@ import pytest
 
 from index.models import Sentence
 from index.store import SqliteStore, StoreError, open_store
+from index.store.schema import MIGRATIONS
 
 TEXT = (
     "A storm hit the northern coast on Thursday, cutting power to thousands of homes. "
@@ -110,7 +111,7 @@ def test_stats(store, make_article):
     assert stats["sources"] == {"Example": 2, "(unknown)": 1}
     assert stats["sentences"] == 4 + 1 + 1
     assert stats["passages"] == 3
-    assert stats["schema_version"] == 1
+    assert stats["schema_version"] == len(MIGRATIONS)
 
 
 def test_vectors_roundtrip(store):
@@ -163,7 +164,7 @@ def test_reopening_keeps_data_and_schema_version(tmp_path, make_article):
 
     second = SqliteStore(path)
     try:
-        assert second.schema_version() == 1
+        assert second.schema_version() == len(MIGRATIONS)
         assert second.get("kept").text == article.text
         assert second.stats()["articles"] == 1
         assert not second.save(article).added
@@ -194,3 +195,20 @@ def test_store_creates_missing_parent_folders(tmp_path):
         assert (tmp_path / "a" / "b" / "store.db").is_file()
     finally:
         s.close()
+
+
+def test_a_store_from_before_alerts_upgrades_and_treats_its_articles_as_already_seen(tmp_path, make_article):
+    """Upgrading must not alert every subscriber about the whole back catalogue."""
+    path = tmp_path / "v1.db"
+    db = sqlite3.connect(path)
+    for statement in MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("INSERT INTO meta VALUES('schema_version', '1')")
+    db.execute("INSERT INTO articles(id, title, date, source, url, text, content_hash, saved_at) "
+               "VALUES('old', 'Old', NULL, '', NULL, 'old text', 'h', '2020-01-01T00:00:00Z')")
+    db.commit()
+    db.close()
+    with SqliteStore(path) as upgraded:
+        assert upgraded.schema_version() == len(MIGRATIONS)
+        assert upgraded.alerts_watermark() == 1
+        assert upgraded.get("old").title == "Old"

@@ -2,7 +2,7 @@
 
 import os
 
-from .base import ArticleHeader, SaveResult, Store, StoreError
+from .base import ArticleHeader, SaveResult, Store, StoreError, TopicRow
 from .sqlite import SqliteStore
 
 
@@ -16,4 +16,4 @@ def open_store(location: str | os.PathLike) -> Store:
     return SqliteStore(location)
 
 
-__all__ = ["ArticleHeader", "SaveResult", "SqliteStore", "Store", "StoreError", "open_store"]
+__all__ = ["ArticleHeader", "SaveResult", "SqliteStore", "Store", "StoreError", "TopicRow", "open_store"]

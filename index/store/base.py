@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Protocol
 
 import numpy as np
@@ -13,6 +14,11 @@ from ..models import Article
 
 class StoreError(RuntimeError):
     """The store cannot be opened or used; the message says why."""
+
+
+def now_iso() -> str:
+    """UTC now as stored: second precision, `Z`, so that times compare as strings."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,17 @@ class ArticleHeader:
         return {"id": self.id, "title": self.title, "date": self.date, "source": self.source, "url": self.url}
 
 
+@dataclass(frozen=True)
+class TopicRow:
+    id: int
+    chat_id: int
+    query: str
+    delivery: str
+    muted: bool
+    threshold: float | None
+    since_seq: int
+
+
 class Store(Protocol):
     def save(self, article: Article) -> SaveResult:
         """Store the article whole or not at all; a known id, URL or text is a duplicate."""
@@ -43,6 +60,8 @@ class Store(Protocol):
     def articles_by_seq(self, seqs: list[int]) -> dict[int, Article]: ...
 
     def headers(self) -> Iterator[ArticleHeader]: ...
+
+    def headers_by_seq(self, seqs: list[int]) -> dict[int, ArticleHeader]: ...
 
     def articles_after(self, seq: int, limit: int = 1000) -> list[Article]:
         """Full articles with seq > `seq`, oldest first: the change feed indexes catch up from."""
@@ -65,3 +84,38 @@ class Store(Protocol):
         """Problems found, empty when the store is sound."""
 
     def close(self) -> None: ...
+
+    # -- chats, topics and the alert outbox (index.store.sqlite_alerts documents them) --------
+    def upsert_chat(self, chat_id: int, kind: str = "private", title: str = "", now: str = "") -> None: ...
+
+    def set_chat_active(self, chat_id: int, active: bool, reason: str = "") -> None: ...
+
+    def chat_active(self, chat_id: int) -> bool | None: ...
+
+    def migrate_chat(self, old_id: int, new_id: int) -> None: ...
+
+    def add_topic(self, chat_id: int, query: str, delivery: str, since_seq: int, limit: int) -> tuple[int, bool]: ...
+
+    def remove_topics(self, chat_id: int, topic_id: int | None = None) -> int: ...
+
+    def update_topic(self, chat_id: int, topic_id: int, **changes) -> bool: ...
+
+    def topics(self, chat_id: int | None = None) -> list[TopicRow]: ...
+
+    def topics_version(self) -> int: ...
+
+    def alerts_watermark(self) -> int: ...
+
+    def record_alerts(self, alerts, watermark: int) -> int: ...
+
+    def due_alerts(self, now: str, limit: int = 100) -> list: ...
+
+    def mark_sent(self, ids: Iterable[int], now: str = "") -> None: ...
+
+    def retry_alerts(self, ids: Iterable[int], not_before: str, error: str, count_attempt: bool = True) -> None: ...
+
+    def fail_alerts(self, ids: Iterable[int], error: str) -> None: ...
+
+    def outbox_counts(self) -> dict[str, int]: ...
+
+    def subscription_counts(self) -> dict[str, int]: ...

@@ -42,3 +42,47 @@ MIGRATIONS: list[list[str]] = [
         )""",
     ],
 ]
+
+MIGRATIONS.append(
+    # 2: chats, their topics, and the alert outbox (an alert is recorded before it is sent)
+    [
+        """CREATE TABLE chats (
+            chat_id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL DEFAULT 'private',
+            title TEXT NOT NULL DEFAULT '',
+            active INTEGER NOT NULL DEFAULT 1,
+            reason TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE topics (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            chat_id INTEGER NOT NULL REFERENCES chats(chat_id) ON DELETE CASCADE,
+            query TEXT NOT NULL,
+            delivery TEXT NOT NULL DEFAULT 'instant',
+            muted INTEGER NOT NULL DEFAULT 0,
+            threshold REAL,
+            since_seq INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (chat_id, query)
+        )""",
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            chat_id INTEGER NOT NULL,
+            article_seq INTEGER NOT NULL REFERENCES articles(seq) ON DELETE CASCADE,
+            topic TEXT NOT NULL,
+            quote TEXT NOT NULL,
+            score REAL NOT NULL,
+            delivery TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            created_at TEXT NOT NULL,
+            not_before TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            sent_at TEXT,
+            UNIQUE (chat_id, article_seq)
+        )""",
+        "CREATE INDEX outbox_due ON outbox(status, not_before)",
+        # articles already stored when alerts arrive are not news to anyone
+        "INSERT INTO meta(key, value) SELECT 'alerts_watermark', CAST(COALESCE(MAX(seq), 0) AS TEXT) FROM articles",
+    ]
+)

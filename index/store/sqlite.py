@@ -12,21 +12,17 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from ..models import Article, Passage, Sentence
-from .base import ArticleHeader, SaveResult, StoreError
+from .base import ArticleHeader, SaveResult, StoreError, now_iso
 from .schema import MIGRATIONS
+from .sqlite_alerts import SqliteAlertsMixin
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class SqliteStore:
+class SqliteStore(SqliteAlertsMixin):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if str(path) != ":memory:":
@@ -184,6 +180,18 @@ class SqliteStore:
             ).fetchall()
         for row in rows:
             yield ArticleHeader(*row)
+
+    def headers_by_seq(self, seqs: list[int]) -> dict[int, ArticleHeader]:
+        found: dict[int, ArticleHeader] = {}
+        with self._lock:
+            for i in range(0, len(seqs), 500):
+                chunk = [int(s) for s in seqs[i : i + 500]]
+                marks = ",".join("?" * len(chunk))
+                for row in self._db.execute(
+                    f"SELECT seq, id, title, date, source, url FROM articles WHERE seq IN ({marks})", chunk
+                ):
+                    found[row[0]] = ArticleHeader(*row)
+        return found
 
     def passages_after(self, seq: int) -> int:
         with self._lock:

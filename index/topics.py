@@ -1,0 +1,72 @@
+"""Topics people subscribe to: free text, `-word` to exclude, `"exact phrase"` to require.
+
+Keyword include/exclude is what news-alert users ask for first, so it is part of the topic text
+itself rather than a separate settings screen: `Huawei 5G -phone "in Russia"` reads the way it
+filters. The words (phrases included) are scored like a question; exclusions and phrases are hard
+filters applied after scoring.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .tokenize import tokenize
+
+_PART = re.compile(r'"([^"]*)"|(\S+)')
+DELIVERIES = ("instant", "daily")
+
+
+class TopicError(ValueError):
+    """A topic that cannot be used; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class TopicQuery:
+    raw: str  # as the user typed it, whitespace normalised: the topic's name in lists and alerts
+    text: str  # what is scored: the words and phrases, exclusions removed
+    terms: tuple[str, ...]  # distinct tokens of `text`, in order
+    excluded: tuple[str, ...]  # tokens that must not occur in a matching article
+    phrases: tuple[str, ...]  # lower-cased phrases that must occur verbatim
+
+    def admits(self, text: str) -> bool:
+        """The hard filters, on an article's title and text."""
+        lowered = " ".join(text.lower().split())
+        if any(p not in lowered for p in self.phrases):
+            return False
+        if self.excluded:
+            present = set(tokenize(text))
+            if any(t in present for t in self.excluded):
+                return False
+        return True
+
+
+def parse_topic(raw: str, max_chars: int = 200) -> TopicQuery:
+    raw = " ".join(raw.split())
+    if not raw:
+        raise TopicError("Say what the topic is, e.g. /subscribe Huawei 5G in Russia")
+    if len(raw) > max_chars:
+        raise TopicError(f"A topic can be at most {max_chars} characters long.")
+    words: list[str] = []
+    phrases: list[str] = []
+    excluded: list[str] = []
+    for match in _PART.finditer(raw):
+        phrase, word = match.groups()
+        if phrase is not None:
+            phrase = " ".join(phrase.split())
+            if phrase:
+                phrases.append(phrase.lower())
+                words.append(phrase)
+        elif word.startswith("-") and len(word) > 1:
+            excluded += tokenize(word[1:])
+        else:
+            words.append(word.strip('"'))
+    text = " ".join(words)
+    terms = tuple(dict.fromkeys(tokenize(text)))
+    if not terms:
+        raise TopicError(
+            "That topic has no searchable words (only common words or exclusions). "
+            "Add what you want to read about, e.g. /subscribe rail strike -football"
+        )
+    return TopicQuery(raw=raw, text=text, terms=terms, excluded=tuple(dict.fromkeys(excluded)),
+                      phrases=tuple(dict.fromkeys(phrases)))
