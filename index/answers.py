@@ -44,6 +44,7 @@ class Answer:
     suggestions: list[str] = field(default_factory=list)  # close headlines when nothing answers
     window: tuple[str | None, str | None] = (None, None)
     newest_first: bool = False
+    more: list[Quote] = field(default_factory=list)  # the next best quotes, for a "More" button
 
     def as_dict(self) -> dict:
         return {
@@ -63,7 +64,7 @@ class Answerer:
         self._shingle_cache: dict[int, set[int]] = {}
         self._shingle_lock = threading.Lock()
 
-    def answer(self, question: str, now: date | None = None, mode: str = "hybrid") -> Answer:
+    def answer(self, question: str, now: date | None = None, mode: str = "hybrid", more: int = 0) -> Answer:
         question = " ".join(question.split())
         if not question:
             return Answer(question="", no_answer=True)
@@ -77,10 +78,10 @@ class Answerer:
         if not hits or not self._relevant(hits[0], articles.get(hits[0].seq), result, mode):
             suggestions = [articles[h.seq].title for h in hits[:3] if h.seq in articles]
             return Answer(question, True, [], ranked_ids, suggestions, window, result.scope.recent)
-        quotes = self._quotes(hits, articles, result)
+        quotes, extra = self._quotes(hits, articles, result, more)
         if result.scope.recent:
             quotes.sort(key=lambda q: q.date or "", reverse=True)
-        return Answer(question, False, quotes, ranked_ids, [], window, result.scope.recent)
+        return Answer(question, False, quotes, ranked_ids, [], window, result.scope.recent, extra)
 
     def _relevant(self, top: ArticleHit, article: Article | None, result: SearchResult, mode: str) -> bool:
         """Weak means: the question's words are mostly absent and the meaning is not close either."""
@@ -127,11 +128,12 @@ class Answerer:
                     self._shingle_cache.pop(next(iter(self._shingle_cache)))
         return cached
 
-    def _quotes(self, hits: list[ArticleHit], articles: dict[int, Article], result: SearchResult) -> list[Quote]:
+    def _quotes(self, hits: list[ArticleHit], articles: dict[int, Article], result: SearchResult,
+                more: int = 0) -> tuple[list[Quote], list[Quote]]:
         """The best sentences of the best few articles, pooled: a sentence's score is scaled by its
         article's retrieval score relative to the top one, so a clearly better article can give
         all the quotes, and close runners-up each give their best (measured: README). The best quote
-        comes first and quotes from one article stay together."""
+        comes first and quotes from one article stay together. The `more` next best follow apart."""
         terms = QuestionTerms.of(result.scope.text)
         top_score = max(h.score for h in hits[:QUOTED_ARTICLES]) or 1.0
         pool: list[tuple[float, int, int, Article, ArticleHit]] = []
@@ -146,11 +148,15 @@ class Answerer:
                 candidates = sorted(candidates, key=lambda c: -c[0])[:1]
             pool += candidates
         pool.sort(key=lambda c: (-c[0], c[1], c[2]))
-        chosen = pool[: self.config.max_quotes]
-        first_seen = {}
+        n = self.config.max_quotes
+        return self._grouped(pool[:n]), self._grouped(pool[n : n + more])
+
+    @staticmethod
+    def _grouped(chosen: list) -> list[Quote]:
+        first_seen: dict[int, int] = {}
         for c in chosen:
             first_seen.setdefault(c[1], len(first_seen))
-        chosen.sort(key=lambda c: first_seen[c[1]])  # best first, an article's quotes together
+        chosen = sorted(chosen, key=lambda c: first_seen[c[1]])  # best first, an article's quotes together
         return [
             Quote(text=article.sentences[i].text, article_id=article.id, title=article.title,
                   date=article.date, url=article.url, score=round(value, 6))

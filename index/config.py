@@ -87,6 +87,7 @@ class TelegramConfig:
     watch_seconds: float = 0.0  # 0: the folder is read only on /ingest
     fetch_timeout_s: float = 15.0  # /save URL
     max_fetch_bytes: int = 5_000_000
+    allow_private_urls: bool = False  # /save may fetch from loopback/private networks
     article_page_chars: int = 3500  # /article pages
 
 

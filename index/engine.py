@@ -15,7 +15,7 @@ from .answers import Answer, Answerer
 from .bm25 import Bm25Params
 from .config import Config
 from .embedding import Embedder
-from .ingest import ingest_documents, ingest_paths
+from .ingest import ingest_data, ingest_documents, ingest_paths
 from .models import IngestReport, RawDocument
 from .retrieval import Retriever
 from .search_index import IndexManager
@@ -68,14 +68,21 @@ class Engine:
         self._index_new(report)
         return report
 
+    def save_data(self, data: bytes, name: str, origin: str, url: str | None = None) -> IngestReport:
+        """Save downloaded bytes (a document sent to the bot, a fetched page)."""
+        report = ingest_data(self.store, data, name, origin, self.config.ingest, url)
+        self._index_new(report)
+        return report
+
     def _index_new(self, report: IngestReport) -> None:
         if report.added and self.index.current is not None:
             self.index.catch_up()
 
-    def answer(self, question: str, now: date | None = None, mode: str = "hybrid") -> Answer:
+    def answer(self, question: str, now: date | None = None, mode: str = "hybrid", more: int = 0) -> Answer:
+        """`more`: further quotes to hold back for a "More" button."""
         if self.index.current is None:
             self.open_index()
-        return self.answerer.answer(question, now=now, mode=mode)
+        return self.answerer.answer(question, now=now, mode=mode, more=more)
 
     def refresh(self) -> tuple[int, int]:
         """Index what other processes saved, then match it against topics: (indexed, alerts)."""

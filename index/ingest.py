@@ -7,6 +7,7 @@ own transaction, so a crash mid-batch keeps everything saved before it and nothi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 from .articles import Unusable, build_article
 from .config import IngestConfig
 from .models import IngestReport, RawDocument, Rejection
-from .readers import Unreadable, read_path
+from .readers import Unreadable, read_data, read_path
 from .store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,27 @@ def ingest_documents(store: Store, documents: Iterable[RawDocument], config: Ing
     report = IngestReport()
     for raw in documents:
         _guarded(raw.origin, report, lambda raw=raw: save_document(store, raw, config, report))
+    return report
+
+
+def ingest_data(store: Store, data: bytes, name: str, origin: str, config: IngestConfig,
+                url: str | None = None) -> IngestReport:
+    """Save the documents in downloaded bytes (a Telegram document, a fetched page). `url`, where
+    the bytes came from, is kept as the article URL unless the content names its own."""
+    report = IngestReport()
+    if len(data) > config.max_file_bytes:
+        report.rejected.append(Rejection(origin, f"{len(data):,} bytes, over the limit of {config.max_file_bytes:,}"))
+        return report
+    try:
+        for item in read_data(data, name, origin, config.max_file_bytes):
+            if isinstance(item, Unreadable):
+                report.rejected.append(Rejection(origin, str(item)))
+                continue
+            if url and not item.url:
+                item = dataclasses.replace(item, url=url)
+            _guarded(item.origin, report, lambda item=item: save_document(store, item, config, report))
+    except Unreadable as exc:
+        report.rejected.append(Rejection(origin, str(exc)))
     return report
 
 

@@ -45,19 +45,24 @@ def read_path(path: Path, max_bytes: int) -> Iterator[RawDocument | Unreadable]:
     if name.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")):
         yield from _read_jsonl(path, max_bytes)
         return
-    data = _read_bytes(path, name, max_bytes)
+    yield from read_data(_read_bytes(path, name, max_bytes), name, str(path), max_bytes)
+
+
+def read_data(data: bytes, name: str, origin: str, max_bytes: int) -> Iterator[RawDocument | Unreadable]:
+    """Documents in bytes already read (a file, a download, a fetched page); `name` hints the format."""
+    name = name.lower()
     if name.endswith(".json") or name.endswith(".json.gz"):
-        yield from _read_json(data, str(path), max_bytes)
+        yield from _read_json(data, origin, max_bytes)
         return
     head = data[:1024].lstrip().lower()
     if name.endswith((".rss", ".atom", ".xml")) or head.startswith((b"<?xml", b"<rss", b"<feed")):
         if b"<rss" in data[:4096].lower() or b"<feed" in data[:4096].lower() or b"<rdf" in data[:4096].lower():
-            yield from _read_feed(data, str(path))
+            yield from _read_feed(data, origin)
             return
     if name.endswith((".html", ".htm")) or head.startswith((b"<!doctype html", b"<html")):
-        yield _read_html(data, str(path))
+        yield _read_html(data, origin)
         return
-    yield RawDocument(origin=str(path), text=_decode_text(data))
+    yield RawDocument(origin=origin, text=_decode_text(data))
 
 
 def _read_bytes(path: Path, name: str, max_bytes: int) -> bytes:

@@ -74,7 +74,7 @@ class TopicMatcher:
                  default_threshold: float):
         self.topics = list(topics)
         self.config = config
-        self.vectors = np.asarray(vectors, np.float32).reshape(len(self.topics), -1)
+        self.vectors = np.asarray(vectors, np.float32)
         self.vocab: dict[str, int] = {}
         rows, cols = [], []
         for row, topic in enumerate(self.topics):

@@ -1,0 +1,173 @@
+"""Handlers for reading the news: questions, /start, /help, /latest, /article, /timeline, "More"."""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import date
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from index.answers import Answer
+from index.topics import TopicError
+
+from .chart import chart_caption, timeline_png, timeline_text
+from .messages import article_page, help_text
+from .render import format_date, render_html
+from .services import services
+
+log = logging.getLogger(__name__)
+MORE_QUOTES = 6  # held back per answer for the "More" button
+KEPT_ANSWERS = 20  # answers per chat whose further quotes are kept for "More"
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+async def send_html(message: Message, texts: list[str], markup: InlineKeyboardMarkup | None = None) -> None:
+    """Reply with each text in turn; the buttons go under the last one."""
+    for i, text in enumerate(texts):
+        last = i == len(texts) - 1
+        await message.reply_html(text, link_preview_options=NO_PREVIEW, reply_markup=markup if last else None,
+                                 do_quote=False)
+
+
+async def _typing(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    try:
+        await context.bot.send_chat_action(update.effective_chat.id, ChatAction.TYPING)
+    except TelegramError:  # cosmetic: never let it stop the answer
+        pass
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await help_command(update, context)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    s = services(context)
+    stats = await s.run(s.engine.store.stats)
+    await send_html(update.effective_message, [help_text(stats, s.is_admin(update))])
+
+
+async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    text = (message.text or "").strip()
+    if not text:
+        return
+    s = services(context)
+    await _typing(update, context)
+    try:
+        answer = await s.run(s.engine.answer, text, now=date.today(), more=MORE_QUOTES)
+    except Exception:  # noqa: BLE001 - the user gets a reply, the log gets the trace
+        log.exception("answering failed")
+        await message.reply_text("Sorry, something went wrong while answering that. Please try again.")
+        return
+    await send_answer(message, context, answer)
+
+
+async def send_answer(message: Message, context: ContextTypes.DEFAULT_TYPE, answer: Answer) -> None:
+    markup = None
+    if answer.more:
+        kept = context.chat_data.setdefault("more", {})
+        token = str(message.message_id)
+        kept[token] = answer
+        while len(kept) > KEPT_ANSWERS:
+            kept.pop(next(iter(kept)))
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton("More quotes", callback_data=f"more:{token}")]])
+    await send_html(message, render_html(answer), markup)
+
+
+async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    token = query.data.partition(":")[2]
+    answer: Answer | None = context.chat_data.get("more", {}).pop(token, None)
+    if answer is None:
+        await query.answer("That answer is no longer kept; please ask again.", show_alert=False)
+        return
+    await query.answer()
+    try:
+        await query.edit_message_reply_markup(reply_markup=None)
+    except TelegramError:
+        pass
+    follow_up = Answer(answer.question, False, answer.more)
+    await send_html(query.message, render_html(follow_up))
+
+
+async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    s = services(context)
+    topic = " ".join(context.args or [])
+    if topic:
+        await _typing(update, context)
+        answer = await s.run(s.engine.answer, f"latest {topic}", now=date.today())
+        await send_html(update.effective_message, render_html(answer))
+        return
+    headers = await s.run(lambda: sorted(s.engine.store.headers(), key=lambda h: h.date or "", reverse=True)[:8])
+    if not headers:
+        await update.effective_message.reply_text("The store is empty.")
+        return
+    lines = ["<b>Newest stories</b>"] + [
+        f"• <i>{html.escape(format_date(h.date))}</i> — {html.escape(h.title)} <code>{html.escape(h.id)}</code>"
+        for h in headers
+    ]
+    await send_html(update.effective_message, ["\n".join(lines)])
+
+
+def _page_buttons(seq: int, page: int, pages: int) -> InlineKeyboardMarkup | None:
+    row = []
+    if page > 0:
+        row.append(InlineKeyboardButton("◀ Previous", callback_data=f"art:{seq}:{page - 1}"))
+    if page < pages - 1:
+        row.append(InlineKeyboardButton("Next ▶", callback_data=f"art:{seq}:{page + 1}"))
+    return InlineKeyboardMarkup([row]) if row else None
+
+
+async def article(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    s = services(context)
+    article_id = " ".join(context.args or [])
+    if not article_id:
+        await update.effective_message.reply_text("Which article? Send /article ID (ids are shown by /latest).")
+        return
+    found = await s.run(s.engine.store.get, article_id)
+    if found is None:
+        await update.effective_message.reply_text(f"No article with id {article_id!r}.")
+        return
+    text, pages = article_page(found.title, found.date, found.url, found.text, 0, s.config.telegram.article_page_chars)
+    await send_html(update.effective_message, [text], _page_buttons(found.seq, 0, pages))
+
+
+async def article_page_turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    s = services(context)
+    try:
+        _, seq, page = query.data.split(":")
+        found = (await s.run(s.engine.store.articles_by_seq, [int(seq)])).get(int(seq))
+    except ValueError:
+        found = None
+    if found is None:
+        await query.answer("That article is no longer in the store.")
+        return
+    await query.answer()
+    text, pages = article_page(found.title, found.date, found.url, found.text, int(page),
+                               s.config.telegram.article_page_chars)
+    await query.edit_message_text(text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
+                                  reply_markup=_page_buttons(found.seq, int(page), pages))
+
+
+async def timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    s = services(context)
+    topic = " ".join(context.args or [])
+    if not topic:
+        await update.effective_message.reply_text("Which topic? e.g. /timeline rail strike")
+        return
+    await _typing(update, context)
+    try:
+        result = await s.run(s.engine.timeline, topic)
+    except TopicError as exc:
+        await update.effective_message.reply_text(str(exc))
+        return
+    if result.peak is None:
+        await update.effective_message.reply_text(timeline_text(result))
+        return
+    png = await s.run(timeline_png, result)
+    await update.effective_message.reply_photo(photo=png, caption=chart_caption(result), do_quote=False)

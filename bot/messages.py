@@ -1,0 +1,142 @@
+"""The bot's own texts (help, stats, alerts, topic lists, article pages) as Telegram HTML.
+
+Answers are rendered by `render`; everything here follows the same rule: any text that came from
+an article, a user or the store is escaped, and only our own tags reach Telegram.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from index.outbox import OutboxItem
+from index.topic_match import Topic
+
+from .render import TELEGRAM_LIMIT, format_date, split_messages
+
+COMMANDS = [
+    ("help", "what I know and how to ask"),
+    ("latest", "newest stories, optionally on a topic"),
+    ("article", "read a stored article: /article ID"),
+    ("timeline", "chart of a topic over time: /timeline TOPIC"),
+    ("subscribe", "alerts on a topic: /subscribe TOPIC"),
+    ("topics", "your topics, to mute or remove"),
+    ("unsubscribe", "stop a topic: /unsubscribe TOPIC|all"),
+]
+ADMIN_COMMANDS = [
+    ("save", "save an article: /save URL or text (or send a file)"),
+    ("ingest", "save new files from the watched folder"),
+    ("reindex", "rebuild the search index in the background"),
+    ("stats", "store, index, subscriptions and outbox"),
+]
+
+ASK_EXAMPLES = ("When did Kestrel Mobile sign the 5G deal?", "What happened with the rail strike this week?")
+
+
+def help_text(stats: dict, is_admin: bool) -> str:
+    e = html.escape
+    sources = sorted(stats["sources"].items(), key=lambda kv: -kv[1])
+    shown = ", ".join(f"{e(name)} ({n})" for name, n in sources[:5])
+    if len(sources) > 5:
+        shown += f" and {len(sources) - 5} more"
+    lines = [
+        "<b>Ask me anything about the saved news.</b> I answer with quoted sentences from the "
+        "articles, each with its title and date, and I never make text up.",
+        "",
+        f"I know <b>{stats['articles']:,}</b> articles"
+        + (f" from {e(format_date(stats['first_date']))} to {e(format_date(stats['last_date']))}"
+           if stats["first_date"] else "")
+        + (f", from {shown}." if shown else "."),
+        "",
+        "Try: " + " · ".join(f"<i>{e(q)}</i>" for q in ASK_EXAMPLES),
+        "",
+        "<b>Commands</b>",
+        *[f"/{name} — {e(text)}" for name, text in COMMANDS],
+        "",
+        'Topics: <code>-word</code> excludes a word, <code>"exact phrase"</code> requires one, e.g. '
+        '<code>/subscribe rail strike -football</code>. Start a topic with <code>daily:</code> for one digest a day.',
+    ]
+    if is_admin:
+        lines += ["", "<b>Admin</b>", *[f"/{name} — {e(text)}" for name, text in ADMIN_COMMANDS]]
+    return "\n".join(lines)
+
+
+def stats_text(stats: dict, index: dict, subscriptions: dict, outbox: dict) -> str:
+    lines = [
+        "<b>Store</b>",
+        f"articles {stats['articles']:,} · passages {stats['passages']:,} · undated {stats['undated']:,}",
+        f"dates {html.escape(format_date(stats['first_date']))} – {html.escape(format_date(stats['last_date']))}",
+        "<b>Index</b>",
+        f"passages {index['passages']:,} · articles behind {index['behind']:,}"
+        + (f" · saved {html.escape(index['saved'])}" if index.get("saved") else "")
+        + (" · <i>rebuilding</i>" if index.get("rebuilding") else ""),
+        "<b>Subscriptions</b>",
+        f"chats {subscriptions['chats']:,} · topics {subscriptions['topics']:,}",
+        "<b>Outbox</b>",
+        " · ".join(f"{name} {count:,}" for name, count in outbox.items()),
+    ]
+    return "\n".join(lines)
+
+
+def _attribution(item: OutboxItem) -> str:
+    a = item.article
+    title = html.escape(a.title)
+    if a.url and a.url.startswith(("http://", "https://")):
+        title = f'<a href="{html.escape(a.url, quote=True)}">{title}</a>'
+    return f"<b>{title}</b>, <i>{html.escape(format_date(a.date))}</i>"
+
+
+def _quote(text: str, limit: int = 1500) -> str:
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return f"<blockquote>{html.escape(text)}</blockquote>"
+
+
+def alert_text(item: OutboxItem) -> str:
+    return (f"🔔 New on <b>{html.escape(item.topic)}</b>\n"
+            f"{_quote(item.quote)}\n— {_attribution(item)}")
+
+
+def digest_texts(items: Sequence[OutboxItem]) -> list[str]:
+    """One digest as few messages as the limit allows, an item never cut in two."""
+    blocks = [f"📰 Your daily digest: {len(items)} new article{'s' if len(items) != 1 else ''}"]
+    for item in items:
+        blocks.append(f"<i>{html.escape(item.topic)}</i>\n{_quote(item.quote, 600)}\n— {_attribution(item)}")
+    return split_messages(blocks, TELEGRAM_LIMIT)
+
+
+def topics_text(topics: Sequence[Topic], default_threshold: float) -> str:
+    if not topics:
+        return "You follow no topics yet. Start one with /subscribe TOPIC, e.g. <code>/subscribe rail strike</code>."
+    lines = ["<b>Your topics</b>"]
+    for n, t in enumerate(topics, start=1):
+        flags = [t.delivery]
+        if t.muted:
+            flags.append("muted")
+        threshold = default_threshold if t.threshold is None else t.threshold
+        if abs(threshold - default_threshold) > 1e-9:
+            flags.append(f"threshold {threshold:.2f}")
+        lines.append(f"{n}. {html.escape(t.query.raw)} <i>({', '.join(flags)})</i>")
+    return "\n".join(lines)
+
+
+def article_page(title: str, date: str | None, url: str | None, text: str, page: int, size: int) -> tuple[str, int]:
+    """(HTML of page `page`, number of pages). Pages break between paragraphs or words."""
+    pages = paginate(text, size)
+    page = min(max(page, 0), len(pages) - 1)
+    head = f"<b>{html.escape(title)}</b>\n<i>{html.escape(format_date(date))}</i>"
+    if url and url.startswith(("http://", "https://")):
+        head += f' · <a href="{html.escape(url, quote=True)}">source</a>'
+    footer = f"\n\n<i>page {page + 1} of {len(pages)}</i>" if len(pages) > 1 else ""
+    return f"{head}\n\n{html.escape(pages[page])}{footer}", len(pages)
+
+
+def paginate(text: str, size: int) -> list[str]:
+    pages: list[str] = []
+    rest = text.strip()
+    while len(rest) > size:
+        cut = rest.rfind("\n\n", 0, size)
+        cut = cut if cut > size // 2 else rest.rfind(" ", 0, size)
+        cut = cut if cut > 0 else size
+        pages.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    return pages + [rest] if rest or not pages else pages

@@ -1,0 +1,61 @@
+"""What the Telegram handlers share: the engine, the config, a thread pool and the alert sender.
+
+Retrieval, ingestion and reindexing are CPU-bound and synchronous; handlers hand them to a
+bounded thread pool so the event loop keeps receiving updates and answering other chats while
+one question is being worked on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from index.config import Config
+from index.engine import Engine
+
+if TYPE_CHECKING:
+    from .delivery import AlertSender
+
+T = TypeVar("T")
+KEY = "newsbot"
+
+
+@dataclass
+class Services:
+    engine: Engine
+    config: Config
+    executor: ThreadPoolExecutor
+    sender: AlertSender | None = None
+    reindex_task: asyncio.Task | None = None
+    background: set[asyncio.Task] = field(default_factory=set)
+
+    async def run(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """Run blocking work in the pool and await its result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+    def is_admin(self, update: Update) -> bool:
+        user = update.effective_user
+        return user is not None and user.id in self.config.telegram.admins
+
+    def wake_sender(self) -> None:
+        if self.sender is not None:
+            self.sender.wake()
+
+    def spawn(self, coro) -> asyncio.Task:
+        """A background task that is kept referenced until it ends (and cancelled on shutdown)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.application.bot_data[KEY]

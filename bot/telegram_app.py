@@ -1,0 +1,167 @@
+"""The Telegram bot: one Application with thin handlers over the shared Engine.
+
+`build_application` wires handlers and services; `start_services` / `stop_services` run as the
+application's post_init / post_stop (tests call them the same way around a polling updater).
+Updates are handled concurrently, so a slow question never holds up another chat.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+# python-telegram-bot 22 warns that RetryAfter.retry_after becomes a timedelta; opt in now (the
+# sender reads both forms).
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from index.config import Config
+from index.engine import Engine
+
+from . import admin, conversation, subscriptions
+from .delivery import AlertSender
+from .messages import ADMIN_COMMANDS, COMMANDS
+from .services import KEY, Services
+
+log = logging.getLogger(__name__)
+QUESTION_WORKERS = 4
+CHATS_AND_CHANNELS = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+
+
+def build_application(engine: Engine, config: Config, *, timeout_s: float = 10.0,
+                      rate_limit_retries: int = 2) -> Application:
+    t = config.telegram
+    application = (
+        ApplicationBuilder()
+        .token(t.token)
+        .base_url(t.base_url)
+        .base_file_url(t.base_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=rate_limit_retries))
+        .concurrent_updates(True)
+        .connect_timeout(timeout_s)
+        .read_timeout(timeout_s)
+        .write_timeout(timeout_s)
+        .get_updates_read_timeout(timeout_s + 30)
+        .post_init(start_services)
+        .post_stop(stop_services)
+        .build()
+    )
+    application.bot_data[KEY] = Services(
+        engine=engine, config=config, executor=ThreadPoolExecutor(QUESTION_WORKERS, thread_name_prefix="newsbot")
+    )
+    add_handlers(application)
+    return application
+
+
+def add_handlers(app: Application) -> None:
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("start", conversation.start))
+    app.add_handler(CommandHandler("help", conversation.help_command))
+    app.add_handler(CommandHandler("latest", conversation.latest))
+    app.add_handler(CommandHandler("article", conversation.article))
+    app.add_handler(CommandHandler("timeline", conversation.timeline))
+    app.add_handler(CommandHandler("subscribe", subscriptions.subscribe, filters=CHATS_AND_CHANNELS))
+    app.add_handler(CommandHandler("topics", subscriptions.list_topics, filters=CHATS_AND_CHANNELS))
+    app.add_handler(CommandHandler("unsubscribe", subscriptions.unsubscribe, filters=CHATS_AND_CHANNELS))
+    app.add_handler(CommandHandler("reindex", admin.reindex))
+    app.add_handler(CommandHandler("save", admin.save))
+    app.add_handler(CommandHandler("stats", admin.stats))
+    app.add_handler(CommandHandler("ingest", admin.ingest_folder))
+    app.add_handler(CallbackQueryHandler(conversation.more, pattern=r"^more:"))
+    app.add_handler(CallbackQueryHandler(conversation.article_page_turn, pattern=r"^art:"))
+    app.add_handler(CallbackQueryHandler(subscriptions.topic_button, pattern=r"^t:"))
+    app.add_handler(ChatMemberHandler(subscriptions.membership, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(MessageHandler(private & filters.FORWARDED, admin.save_forward))
+    app.add_handler(MessageHandler(private & filters.Document.ALL, admin.save_file))
+    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, unknown_command))
+    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, questions_filter()))
+    app.add_error_handler(on_error)
+
+
+def questions_filter():
+    """In private chats every text is a question; in groups only replies to the bot and mentions,
+    so the bot does not answer every line of a group conversation."""
+    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if update.effective_chat.type != "private":
+            mention = f"@{context.bot.username}".lower()
+            replied = message.reply_to_message and message.reply_to_message.from_user \
+                and message.reply_to_message.from_user.id == context.bot.id
+            if mention not in (message.text or "").lower() and not replied:
+                return
+        await conversation.question(update, context)
+
+    return handle
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if update.effective_chat.type == "private":
+        await update.effective_message.reply_text("I do not know that command. /help lists what I can do.")
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("update %s failed: %s", getattr(update, "update_id", "?"), context.error, exc_info=context.error)
+
+
+async def start_services(app: Application) -> None:
+    """Commands shown by clients, the alert sender, and the periodic check for articles saved
+    by other processes (CLI ingest, another worker, the watched folder)."""
+    s: Services = app.bot_data[KEY]
+    await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS], scope=BotCommandScopeDefault())
+    for admin_id in s.config.telegram.admins:
+        try:
+            await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS + ADMIN_COMMANDS],
+                                          scope=BotCommandScopeChat(admin_id))
+        except Exception as exc:  # noqa: BLE001 - an admin who never started the bot has no chat yet
+            log.info("admin commands not shown to %s: %s", admin_id, exc)
+    await s.run(s.engine.refresh)
+    s.sender = AlertSender(app.bot, s)
+    s.spawn(s.sender.run())
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(_check_new_articles, interval=s.config.alerts.check_seconds, first=1.0,
+                                    name="check-new-articles")
+        if s.config.telegram.watch_folder and s.config.telegram.watch_seconds > 0:
+            app.job_queue.run_repeating(_watch_folder, interval=s.config.telegram.watch_seconds, first=2.0,
+                                        name="watch-folder")
+
+
+async def _check_new_articles(context: ContextTypes.DEFAULT_TYPE) -> None:
+    s: Services = context.application.bot_data[KEY]
+    indexed, alerts = await s.run(s.engine.refresh)
+    if indexed or alerts:
+        log.info("caught up %d article(s), recorded %d alert(s)", indexed, alerts)
+    if alerts:
+        s.wake_sender()
+
+
+async def _watch_folder(context: ContextTypes.DEFAULT_TYPE) -> None:
+    s: Services = context.application.bot_data[KEY]
+    report = await s.run(s.engine.ingest, [s.config.telegram.watch_folder])
+    if report.added:
+        log.info("watched folder: %d new article(s)", len(report.added))
+        await _check_new_articles(context)
+
+
+async def stop_services(app: Application) -> None:
+    """Stop sending between two messages, let running work finish, leave the store closed cleanly
+    by the caller. Nothing is half-written: every store change is one transaction."""
+    s: Services = app.bot_data[KEY]
+    if s.sender is not None:
+        s.sender.stop()
+    for task in list(s.background):
+        if task is not s.reindex_task:
+            task.cancel()
+    s.executor.shutdown(wait=True, cancel_futures=True)

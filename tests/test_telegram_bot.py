@@ -1,0 +1,353 @@
+"""The Telegram bot, end to end: the real python-telegram-bot Application long-polls a real local
+Bot API server over HTTP (tests/botapi.py); tests push updates and read what the bot sent."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import html
+import re
+import threading
+from contextlib import asynccontextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from botapi import LocalBotApi
+from conftest import demo_documents
+
+from bot.telegram_app import build_application, start_services, stop_services
+from index.config import AlertsConfig, Config, TelegramConfig
+from index.models import RawDocument
+
+ADMIN = 4242
+USER = 777
+GROUP = -1001
+RAIL = {"demo-019", "demo-020", "demo-023", "demo-025"}
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def api():
+    with LocalBotApi() as server:
+        yield server
+
+
+@pytest.fixture
+def engine(api, fresh_engine):
+    """The demo store without the rail strike stories (tests save those to trigger alerts)."""
+    config = Config(
+        telegram=TelegramConfig(token=api.token, admins=[ADMIN], base_url=api.base_url,
+                                base_file_url=api.base_file_url, allow_private_urls=True),
+        alerts=AlertsConfig(check_seconds=0.3),
+    )
+    engine = fresh_engine(config=config)
+    engine.save_documents(demo_documents({d.id for d in demo_documents()} - RAIL))
+    engine.open_index()
+    return engine
+
+
+@asynccontextmanager
+async def running(engine, api, **options):
+    """The bot as `newsbot run` starts it: initialise, post_init, poll; stopped in reverse."""
+    app = build_application(engine, engine.config, timeout_s=2.0, **options)
+    await app.initialize()
+    await start_services(app)
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await stop_services(app)
+        await app.shutdown()
+
+
+@pytest.fixture
+async def bot(engine, api):
+    async with running(engine, api) as app:
+        yield app
+
+
+def texts_to(api, chat_id):
+    return [c.params["text"] for c in api.calls_to("sendMessage", chat_id) if c.status == 200]
+
+
+async def reply_to(api, chat_id, text, user_id=None, contains="", **extra):
+    """Push a message and wait for a new successful reply (containing `contains`) to that chat."""
+    before = len(texts_to(api, chat_id))
+    api.push_message(chat_id, text, user_id=user_id or chat_id, **extra)
+    await api.wait_for(lambda: any(contains in t for t in texts_to(api, chat_id)[before:]), timeout=20)
+    return [t for t in texts_to(api, chat_id)[before:] if contains in t][0]
+
+
+def quotes_in(text):
+    return [html.unescape(q) for q in re.findall(r"<blockquote>(.*?)</blockquote>", text, re.S)]
+
+
+# -- conversation ---------------------------------------------------------------------------
+
+async def test_a_question_is_answered_with_verbatim_quotes_titles_and_dates(bot, api, engine):
+    reply = await reply_to(api, USER, "When did Kestrel Mobile sign the 5G deal with Orvane?", contains="<blockquote>")
+    article = engine.store.get("demo-005")
+    assert "12 Mar 2026" in reply and html.escape(article.title) in reply
+    sentences = {s.text for s in article.sentences} | {
+        s.text for a in engine.store.articles_by_seq(list(range(1, 60))).values() for s in a.sentences}
+    assert quotes_in(reply) and all(q in sentences for q in quotes_in(reply))
+    [call] = [c for c in api.calls_to("sendMessage", USER) if c.params["text"] == reply]
+    assert call.params["parse_mode"] == "HTML"
+    assert call.params["link_preview_options"]["is_disabled"] is True
+    assert [c.params["action"] for c in api.calls_to("sendChatAction", USER)] == ["typing"]
+
+
+async def test_article_text_that_looks_like_html_is_escaped(bot, api, engine):
+    engine.save_documents([RawDocument(
+        origin="test", title="Zorblax <b>merger</b> & <script>alert(1)</script>", date="2026-11-20",
+        text="Zorblax agreed to buy Quaffle for <i>12</i> billion crowns & more, the <a href=x>board</a> said on "
+             "Friday. The Zorblax deal still needs the regulator's approval.")])
+    reply = await reply_to(api, USER, "What did Zorblax agree to buy?", contains="Zorblax")
+    assert "&lt;script&gt;" in reply and "&lt;i&gt;12&lt;/i&gt;" in reply
+    assert "<script>" not in reply and "<i>12</i>" not in reply
+    assert all(c.status == 200 for c in api.calls_to("sendMessage", USER))  # the server parsed every entity
+
+
+async def test_a_question_nothing_answers_says_so(bot, api):
+    reply = await reply_to(api, USER, "Who won the Formula One title on Mars?", contains="")
+    assert "Nothing in the store answers that" in reply
+
+
+async def test_start_and_help_say_what_the_bot_knows_and_admins_see_their_commands(bot, api, engine):
+    stats = engine.store.stats()
+    user_help = await reply_to(api, USER, "/start", contains="Commands")
+    assert f"<b>{stats['articles']:,}</b> articles" in user_help and "/subscribe" in user_help
+    assert "/reindex" not in user_help
+    admin_help = await reply_to(api, ADMIN, "/help", contains="Commands")
+    assert "/reindex" in admin_help
+
+
+async def test_commands_are_registered_for_everyone_and_admins(bot, api):
+    calls = api.calls_to("setMyCommands")
+    default = next(c for c in calls if c.params.get("scope", {}).get("type", "default") == "default")
+    names = [c["command"] for c in default.params["commands"]]
+    assert {"help", "subscribe", "timeline", "topics"} <= set(names) and "reindex" not in names
+
+
+async def test_more_quotes_come_on_the_button(bot, api):
+    reply = await reply_to(api, USER, "What happened at Port Alder harbour?", contains="<blockquote>")
+    [call] = [c for c in api.calls_to("sendMessage", USER) if c.params["text"] == reply]
+    button = call.params["reply_markup"]["inline_keyboard"][0][0]
+    assert button["text"] == "More quotes"
+    before = len(texts_to(api, USER))
+    api.push_callback(USER, USER, button["callback_data"], api.bot_message_id(USER, quotes_in(reply)[-1][:40]))
+    await api.wait_for(lambda: len(texts_to(api, USER)) > before)
+    more = texts_to(api, USER)[-1]
+    assert quotes_in(more) and not set(quotes_in(more)) & set(quotes_in(reply))
+
+
+async def test_an_article_is_read_page_by_page(bot, api, engine):
+    long_text = "\n\n".join(f"Paragraph {n} of the long Fennick report says the tide rose by {n} cm." * 8
+                            for n in range(30))
+    engine.save_documents([RawDocument(origin="t", id="long-1", title="The long Fennick report", text=long_text,
+                                       date="2026-11-01")])
+    first = await reply_to(api, USER, "/article long-1", contains="Fennick")
+    assert "page 1 of" in first
+    [call] = [c for c in api.calls_to("sendMessage", USER) if c.params["text"] == first]
+    next_button = call.params["reply_markup"]["inline_keyboard"][0][-1]
+    assert next_button["text"].startswith("Next")
+    api.push_callback(USER, USER, next_button["callback_data"], api.bot_message_id(USER, "page 1 of"))
+    await api.wait_for(lambda: any(c.status == 200 for c in api.calls_to("editMessageText", USER)))
+    edited = [c for c in api.calls_to("editMessageText", USER) if c.status == 200][-1]
+    assert "page 2 of" in edited.params["text"]
+
+
+async def test_timeline_sends_a_chart(bot, api):
+    api.push_message(USER, "/timeline harbour flood")
+    await api.wait_for(lambda: api.calls_to("sendPhoto", USER))
+    [photo] = api.calls_to("sendPhoto", USER)
+    assert photo.status == 200 and photo.params["photo"].data.startswith(b"\x89PNG")
+    assert "harbour flood" in photo.params["caption"]
+
+
+async def test_group_chatter_is_not_answered_but_mentions_are(bot, api):
+    api.push_message(GROUP, "anyone seen the harbour news?", user_id=USER, chat_type="supergroup")
+    reply = await reply_to(api, GROUP, "@newsbot_test_bot what happened at Port Alder harbour?", user_id=USER,
+                           chat_type="supergroup", contains="<blockquote>")
+    assert reply and len(texts_to(api, GROUP)) == 1
+
+
+# -- alerts ---------------------------------------------------------------------------------
+
+async def test_subscribe_then_a_matching_article_gives_exactly_one_alert(bot, api, engine):
+    confirmation = await reply_to(api, USER, "/subscribe rail strike", contains="Subscribed")
+    assert "<b>rail strike</b>" in confirmation
+    await asyncio.to_thread(engine.save_documents, demo_documents({"demo-019"}))  # e.g. a CLI ingest
+    alert = await reply_to(api, USER, "/help", contains="New on")  # waits for the alert as well
+    assert "Northwind Rail drivers and conductors vote to strike" in alert and "28 Sep 2026" in alert
+    assert quotes_in(alert)[0] in {s.text for s in engine.store.get("demo-019").sentences}
+    await asyncio.sleep(1.0)  # further checks find nothing new
+    assert sum("New on" in t for t in texts_to(api, USER)) == 1
+    assert engine.store.outbox_counts()["sent"] == 1
+
+
+async def test_an_alert_recorded_before_a_restart_is_sent_once_after_it(engine, api):
+    engine.alerts.subscribe(USER, "rail strike")
+    engine.save_documents(demo_documents({"demo-020"}))
+    assert engine.refresh()[1] == 1  # recorded, never sent: the process died here
+    async with running(engine, api):
+        await api.wait_for(lambda: any("New on" in t for t in texts_to(api, USER)))
+    async with running(engine, api):  # and a second restart sends nothing again
+        await asyncio.sleep(1.0)
+    assert sum("New on" in t for t in texts_to(api, USER)) == 1
+    assert engine.store.outbox_counts() == {"pending": 0, "sent": 1, "failed": 0, "dropped": 0}
+
+
+async def test_flood_control_delays_but_neither_loses_nor_repeats(bot, api, engine):
+    engine.alerts.subscribe(USER, "rail strike")
+    api.fail_next("sendMessage", "429", count=1, retry_after=1)
+    await asyncio.to_thread(engine.save_documents, demo_documents({"demo-023"}))
+    await api.wait_for(lambda: any("New on" in t for t in texts_to(api, USER)), timeout=20)
+    assert [c.status for c in api.calls_to("sendMessage", USER)] == [429, 200]
+    reply = await reply_to(api, USER, "What is the rail strike about?", contains="<blockquote>")
+    assert reply
+
+
+async def test_a_chat_that_blocked_the_bot_is_deactivated_not_retried(bot, api, engine):
+    engine.alerts.subscribe(USER, "rail strike")
+    api.block_chat(USER)
+    await asyncio.to_thread(engine.save_documents, demo_documents({"demo-019", "demo-020"}))
+    await api.wait_for(lambda: engine.store.chat_active(USER) is False)
+    await asyncio.sleep(1.0)
+    assert len(api.calls_to("sendMessage", USER)) == 1
+    assert engine.store.outbox_counts()["dropped"] == 2 and engine.store.outbox_counts()["sent"] == 0
+
+
+async def test_a_migrated_group_gets_its_alerts_at_the_new_id(bot, api, engine):
+    engine.alerts.subscribe(GROUP, "rail strike", kind="group", title="Rail fans")
+    api.migrate_chat(GROUP, -1002)
+    await asyncio.to_thread(engine.save_documents, demo_documents({"demo-025"}))
+    await api.wait_for(lambda: any("New on" in t for t in texts_to(api, -1002)))
+    assert [t.query.raw for t in engine.alerts.topics(-1002)] == ["rail strike"]
+
+
+async def test_removing_the_bot_from_a_chat_deactivates_it(bot, api, engine):
+    engine.alerts.subscribe(GROUP, "rail strike", kind="group")
+    api.push_my_chat_member(GROUP, USER, "left", chat_type="group")
+    await api.wait_for(lambda: engine.store.chat_active(GROUP) is False)
+
+
+async def test_topics_buttons_mute_and_remove(bot, api, engine):
+    await reply_to(api, USER, "/subscribe Quillnest -football", contains="Subscribed")
+    listing = await reply_to(api, USER, "/topics", contains="Your topics")
+    assert "Quillnest -football" in listing
+    [call] = [c for c in api.calls_to("sendMessage", USER) if c.params["text"] == listing]
+    mute = call.params["reply_markup"]["inline_keyboard"][0][0]
+    api.push_callback(USER, USER, mute["callback_data"], api.bot_message_id(USER, "Your topics"))
+    await api.wait_for(lambda: engine.alerts.topics(USER)[0].muted)
+    await api.wait_for(lambda: any("muted" in c.params["text"] for c in api.calls_to("editMessageText", USER)))
+    await reply_to(api, USER, "/unsubscribe all", contains="Unsubscribed")
+    assert engine.alerts.topics(USER) == []
+
+
+async def test_only_group_admins_change_a_groups_topics(bot, api, engine):
+    reply = await reply_to(api, GROUP, "/subscribe rail strike", user_id=USER, chat_type="group",
+                           contains="administrators")
+    assert reply and engine.alerts.topics(GROUP) == []
+    api.set_member_status(GROUP, USER, "administrator")
+    await reply_to(api, GROUP, "/subscribe rail strike", user_id=USER, chat_type="group", contains="Subscribed")
+    assert [t.query.raw for t in engine.alerts.topics(GROUP)] == ["rail strike"]
+
+
+# -- admin ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["/reindex", "/save some text", "/stats", "/ingest"])
+async def test_admin_commands_refuse_everyone_else(bot, api, engine, command, caplog):
+    articles = engine.store.stats()["articles"]
+    reply = await reply_to(api, USER, command, contains="only for the bot's admins")
+    assert reply
+    assert f"refused admin command {command.split()[0]} from user {USER}" in caplog.text
+    assert engine.store.stats()["articles"] == articles
+
+
+async def test_stats_for_an_admin(bot, api, engine):
+    reply = await reply_to(api, ADMIN, "/stats", contains="Outbox")
+    assert f"articles {engine.store.stats()['articles']:,}" in reply
+
+
+async def test_reindex_runs_in_the_background_while_questions_are_answered(bot, api, engine):
+    gate = threading.Event()
+    real_reindex = engine.reindex
+
+    def held_reindex(progress=None):
+        gate.wait(30)
+        real_reindex(progress)
+
+    engine.reindex = held_reindex
+    await reply_to(api, ADMIN, "/reindex", contains="Reindexing")
+    refusal = await reply_to(api, ADMIN, "/reindex", contains="already running")
+    assert refusal
+    answer = await reply_to(api, USER, "When did Kestrel Mobile sign the 5G deal with Orvane?",
+                            contains="<blockquote>")
+    assert "12 Mar 2026" in answer
+    gate.set()
+    await api.wait_for(lambda: any("Reindex done" in c.params["text"] for c in api.calls_to("editMessageText", ADMIN)))
+    assert engine.index.current.size == engine.store.stats()["passages"]
+
+
+async def test_an_admin_saves_text_a_file_and_a_url(bot, api, engine):
+    reply = await reply_to(api, ADMIN, "/save The Ostrava tram line reopened on Monday after a year of works.",
+                           contains="Saved")
+    assert "Saved 1 new article" in reply
+
+    api.push_document(ADMIN, ADMIN, "harbour.txt",
+                      b"Harbour pilots in Port Alder begin a two-day strike\n\nPilots said the strike starts Friday.")
+    await api.wait_for(lambda: sum("Saved 1 new" in t for t in texts_to(api, ADMIN)) == 2)
+
+    page = (b"<html><head><title>Glass bridge opens</title>"
+            b'<meta property="article:published_time" content="2026-11-21T10:00:00Z"></head><body><article>'
+            b"<h1>Glass bridge opens in Kessa Valley</h1><p>The glass footbridge over the Kessa gorge opened to "
+            b"walkers on Saturday after three years of construction, the valley council said.</p>"
+            b"<p>Tickets cost 5 crowns and the bridge is open from dawn to dusk every day of the year.</p>"
+            b"</article></body></html>")
+    with _serving(page) as url:
+        await reply_to(api, ADMIN, f"/save {url}", contains="Saved 1 new")
+    assert engine.store.stats()["articles"] == 32 + 3
+    answer = await reply_to(api, USER, "When did the glass footbridge over the Kessa gorge open?",
+                            contains="<blockquote>")
+    assert "glass footbridge" in answer
+
+
+async def test_save_refuses_private_addresses_unless_allowed(api, engine):
+    strict = dataclasses.replace(engine.config, telegram=dataclasses.replace(engine.config.telegram,
+                                                                             allow_private_urls=False))
+    engine.config = strict
+    async with running(engine, api):
+        reply = await reply_to(api, ADMIN, "/save http://127.0.0.1:9/secret", contains="Not saved")
+    assert "private or local address" in reply
+
+
+class _Page(BaseHTTPRequestHandler):
+    body = b""
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+class _serving:
+    def __init__(self, body: bytes):
+        self.handler = type("Handler", (_Page,), {"body": body})
+
+    def __enter__(self):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}/news/glass-bridge"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
