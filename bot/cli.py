@@ -130,9 +130,11 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     """With a token: the Telegram bot. Without: the terminal chat over the demo store."""
     if config.telegram.token:
-        print("newsbot run: the Telegram adapter is not part of this version yet; "
-              "unset NEWSBOT_TOKEN to use the terminal chat", file=sys.stderr)
-        return EXIT_USAGE
+        from .runner import run_bot
+
+        return run_bot(config, _index, verbose=args.verbose)
+    print("NEWSBOT_TOKEN is not set: starting the terminal chat over the demo articles "
+          "(see the README to run the Telegram bot).", file=sys.stderr)
     return cmd_demo(args, config)
 
 

@@ -220,3 +220,47 @@ def test_chat_run_stops_at_quit(chat):
     terminal, written = chat
     terminal.run(["/help", "/quit", "/stats"])
     assert written == [HELP]
+
+
+@pytest.fixture
+def own_chat(fresh_engine):
+    """A terminal chat over a store of its own (these tests save articles and follow topics)."""
+    from conftest import demo_documents
+
+    engine = fresh_engine()
+    engine.save_documents(demo_documents())
+    engine.open_index()
+    written: list[str] = []
+    return TerminalChat(engine, now=lambda: date(2026, 11, 25), write=written.append), written
+
+
+def test_chat_topics_and_an_alert_for_a_saved_article(own_chat):
+    terminal, written = own_chat
+    terminal.handle("/subscribe Zorblax merger -rumour")
+    assert written[-1].startswith("Subscribed to “Zorblax merger -rumour” (instant)")
+    terminal.handle("/topics")
+    assert written[-1] == "1. Zorblax merger -rumour (instant)"
+    terminal.handle("/save Zorblax and Quaffle agree merger. The Zorblax merger creates the largest "
+                    "budgeting app maker in Valdoria, the companies said on Tuesday.")
+    saved, alert = written[-2:]
+    assert saved.startswith("saved 1,")
+    assert alert.startswith("🔔 New on “Zorblax merger -rumour”: “") and "Zorblax" in alert
+    terminal.handle("/save A Zorblax merger rumour spread on Wednesday, and the Zorblax board denied it.")
+    assert not written[-1].startswith("🔔")  # "-rumour" excludes it
+    terminal.handle("/unsubscribe 1")
+    assert written[-1] == "Unsubscribed (1)."
+
+
+def test_chat_timeline_is_a_sparkline(chat):
+    terminal, written = chat
+    terminal.handle("/timeline rail strike")
+    assert "█" in written[-1] and "rail strike" in written[-1]
+    assert all(len(line) <= 80 for line in written[-1].splitlines())
+    terminal.handle("/timeline")
+    assert written[-1].startswith("Which topic?")
+
+
+def test_chat_refuses_an_empty_topic_with_the_reason(chat):
+    terminal, written = chat
+    terminal.handle("/subscribe the and of")
+    assert "no searchable words" in written[-1]

@@ -1,0 +1,84 @@
+"""`newsbot run` as a real process: it serves a Bot API server with the configured base_url, answers,
+keeps the token out of its logs, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from botapi import LocalBotApi
+
+from bot.runner import RedactSecrets
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_newsbot_run_answers_over_the_bot_api_and_stops_cleanly_on_sigterm(tmp_path, demo_engine):
+    store = tmp_path / "bot.db"
+    with sqlite3.connect(demo_engine.store.path) as source, sqlite3.connect(store) as copy:
+        source.backup(copy)  # the demo store, vectors and all (a file copy would miss the WAL)
+    shutil.copytree(f"{demo_engine.store.path}.index", f"{store}.index")
+    with LocalBotApi(token="98765:SECRET-token-value") as api:
+        config = tmp_path / "newsbot.toml"
+        config.write_text(f'[telegram]\nbase_url = "{api.base_url}"\nbase_file_url = "{api.base_file_url}"\n'
+                          f"admins = [1]\n[model]\nthreads = 1\n")
+        env = dict(os.environ, PYTHONPATH=str(ROOT), NEWSBOT_TOKEN=api.token)
+        process = subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(config), "--store", str(store),
+                                    "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            api.wait_for_sync(lambda: api.calls_to("getUpdates"), timeout=90)
+            api.push_message(5, "When did Kestrel Mobile sign the 5G deal with Orvane?")
+            api.wait_for_sync(lambda: any("<blockquote>" in t for t in api.sent_texts(5)), timeout=60)
+            process.send_signal(signal.SIGTERM)
+            output = process.communicate(timeout=60)[0].decode()
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0, output
+    assert "12 Mar 2026" in api.sent_texts(5)[-1]
+    assert api.token not in output and "SECRET" not in output
+    assert "newsbot starting" in output
+
+
+def test_newsbot_run_with_a_refused_token_says_so(tmp_path):
+    with LocalBotApi(token="1:right") as api:
+        config = tmp_path / "newsbot.toml"
+        config.write_text(f'[telegram]\nbase_url = "{api.base_url}"\n')
+        env = dict(os.environ, PYTHONPATH=str(ROOT), NEWSBOT_TOKEN="2:wrong")
+        result = subprocess.run([sys.executable, "-m", "bot.cli", "--config", str(config), "--store",
+                                 str(tmp_path / "s.db"), "run"], cwd=ROOT, env=env, capture_output=True, timeout=120)
+    assert result.returncode == 2
+    assert b"refused the token" in result.stderr and b"2:wrong" not in result.stderr + result.stdout
+
+
+def test_secrets_are_redacted_from_messages_and_tracebacks():
+    import logging
+
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "POST %s failed", ("https://h/bot1:abc/getMe",), None)
+    try:
+        raise RuntimeError("url https://h/bot1:abc/sendMessage")
+    except RuntimeError:
+        record.exc_info = sys.exc_info()
+    RedactSecrets("1:abc").filter(record)
+    assert "1:abc" not in record.getMessage() and "1:abc" not in record.exc_text
+    assert "<redacted>" in record.getMessage()
+
+
+@pytest.mark.parametrize("mode,url,ok", [("polling", "", True), ("webhook", "https://bot.example.org/hook", True),
+                                         ("webhook", "http://bot.example.org/hook", False), ("carrier", "", False)])
+def test_webhook_mode_needs_an_https_url(tmp_path, mode, url, ok):
+    from index.config import ConfigError, load_config
+
+    path = tmp_path / "c.toml"
+    path.write_text(f'[telegram]\nmode = "{mode}"\nwebhook_url = "{url}"\n')
+    if ok:
+        assert load_config(path, env={}).telegram.mode == mode
+    else:
+        with pytest.raises(ConfigError, match="telegram"):
+            load_config(path, env={})
