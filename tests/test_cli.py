@@ -220,3 +220,12 @@ def test_load_config_errors_name_the_key(tmp_path, toml, words):
 def test_ints_are_accepted_for_floats(tmp_path):
     config = load_config(write_config(tmp_path, "[retrieval]\nk1 = 2\n"), env={})
     assert config.retrieval.k1 == 2.0 and isinstance(config.retrieval.k1, float)
+
+
+def test_the_example_config_loads_and_shows_the_defaults():
+    from pathlib import Path
+
+    from index.config import Config
+
+    example = Path(__file__).resolve().parents[1] / "config.example.toml"
+    assert load_config(example, env={}) == Config()
