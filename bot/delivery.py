@@ -111,7 +111,7 @@ class AlertSender:
             log.warning("flood control: waiting %.0f s", delay)
             later = utc_iso(datetime.now(timezone.utc) + timedelta(seconds=delay))
             await self.s.run(store.retry_alerts, ids, later, f"RetryAfter {delay:g}", False)
-            await asyncio.sleep(delay)
+            await self._pause(delay)
             return False
         except ChatMigrated as exc:
             log.info("chat %s migrated to %s", chat_id, exc.new_chat_id)
@@ -134,6 +134,16 @@ class AlertSender:
         await self.s.run(store.mark_sent, ids)
         self.sent += len(ids)
         return True
+
+    async def _pause(self, seconds: float) -> None:
+        """Send nothing for `seconds` (flood control), unless asked to stop."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping and (left := deadline - time.monotonic()) > 0:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=left)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
 
     async def _retry_later(self, items: list[OutboxItem], exc: Exception) -> None:
         store = self.s.engine.store

@@ -33,6 +33,7 @@ class Services:
     config: Config
     executor: ThreadPoolExecutor
     sender: AlertSender | None = None
+    sender_task: asyncio.Task | None = None
     reindex_task: asyncio.Task | None = None
     background: set[asyncio.Task] = field(default_factory=set)
 

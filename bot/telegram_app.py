@@ -7,6 +7,7 @@ Updates are handled concurrently, so a slow question never holds up another chat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,7 @@ from .services import KEY, Services
 
 log = logging.getLogger(__name__)
 QUESTION_WORKERS = 4
+SENDER_STOP_S = 15.0
 CHATS_AND_CHANNELS = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
 
 
@@ -129,7 +131,7 @@ async def start_services(app: Application) -> None:
             log.info("admin commands not shown to %s: %s", admin_id, exc)
     await s.run(s.engine.refresh)
     s.sender = AlertSender(app.bot, s)
-    s.spawn(s.sender.run())
+    s.sender_task = s.spawn(s.sender.run())
     if app.job_queue is not None:
         app.job_queue.run_repeating(_check_new_articles, interval=s.config.alerts.check_seconds, first=1.0,
                                     name="check-new-articles")
@@ -160,8 +162,12 @@ async def stop_services(app: Application) -> None:
     by the caller. Nothing is half-written: every store change is one transaction."""
     s: Services = app.bot_data[KEY]
     if s.sender is not None:
-        s.sender.stop()
+        s.sender.stop()  # it finishes the message in hand (send, then mark) and returns
+        try:
+            await asyncio.wait_for(asyncio.shield(s.sender_task), timeout=SENDER_STOP_S)
+        except asyncio.TimeoutError:
+            log.warning("alert sender did not stop within %s s", SENDER_STOP_S)
     for task in list(s.background):
-        if task is not s.reindex_task:
+        if task not in (s.reindex_task, s.sender_task):
             task.cancel()
     s.executor.shutdown(wait=True, cancel_futures=True)

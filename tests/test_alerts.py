@@ -220,3 +220,12 @@ def test_the_timeline_counts_matching_articles_by_month(demo_engine):
     assert timeline.peak.start.isoformat() == "2026-10-01"
     assert "strike" in timeline.peak_item.title.lower()
     assert sum(counts.values()) == timeline.total - timeline.undated - timeline.clipped
+
+
+def test_a_chat_with_a_backlog_does_not_hold_up_other_chats(engine):
+    engine.alerts.subscribe(1, "rail strike")
+    engine.alerts.subscribe(2, "rail strike")
+    engine.save_documents(demo_documents(RAIL))
+    engine.alerts.match_new(NOW)
+    due = engine.store.due_alerts("9999-12-31T00:00:00Z", limit=4, per_chat=2)
+    assert sorted(a.chat_id for a in due) == [1, 1, 2, 2]

@@ -82,3 +82,56 @@ def test_webhook_mode_needs_an_https_url(tmp_path, mode, url, ok):
     else:
         with pytest.raises(ConfigError, match="telegram"):
             load_config(path, env={})
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_webhook_mode_registers_the_webhook_and_answers_posted_updates(tmp_path, demo_engine):
+    import time
+
+    import httpx
+
+    store = tmp_path / "bot.db"
+    with sqlite3.connect(demo_engine.store.path) as source, sqlite3.connect(store) as copy:
+        source.backup(copy)
+    port = _free_port()
+    with LocalBotApi(token="55:hook-token") as api:
+        config = tmp_path / "newsbot.toml"
+        config.write_text(f'[telegram]\nbase_url = "{api.base_url}"\nmode = "webhook"\n'
+                          f'webhook_url = "https://bot.example.org/newsbot-hook"\nwebhook_port = {port}\n'
+                          f"[model]\nthreads = 1\n")
+        env = dict(os.environ, PYTHONPATH=str(ROOT), NEWSBOT_TOKEN=api.token, NEWSBOT_WEBHOOK_SECRET="s3cret")
+        process = subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(config), "--store", str(store),
+                                    "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            api.wait_for_sync(lambda: api.calls_to("setWebhook"), timeout=120)
+            [hook] = api.calls_to("setWebhook")
+            assert hook.params["url"] == "https://bot.example.org/newsbot-hook"
+            assert hook.params["secret_token"] == "s3cret"
+            update = api.push_message(9, "When did Kestrel Mobile sign the 5G deal with Orvane?")
+            url = f"http://127.0.0.1:{port}/newsbot-hook"
+            deadline = time.monotonic() + 30
+            while True:  # the web server starts right after setWebhook
+                try:
+                    wrong = httpx.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"})
+                    break
+                except httpx.ConnectError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.2)
+            assert wrong.status_code == 403  # updates without the secret are refused
+            right = httpx.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+            assert right.status_code == 200
+            api.wait_for_sync(lambda: any("<blockquote>" in t for t in api.sent_texts(9)), timeout=60)
+            process.send_signal(signal.SIGTERM)
+            output = process.communicate(timeout=60)[0].decode()
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0, output
+    assert "s3cret" not in output and api.token not in output

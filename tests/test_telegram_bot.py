@@ -351,3 +351,29 @@ class _serving:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+async def test_a_forwarded_channel_post_is_saved_with_its_channel_and_date(bot, api, engine):
+    origin = {"type": "channel", "date": 1795000000, "message_id": 88,
+              "chat": {"id": -100777, "type": "channel", "title": "Valdoria Wire", "username": "valdoriawire"}}
+    api.push_message(ADMIN, "Ferry operator Saltwren Lines orders two electric ferries for the Gull Island "
+                            "route, the company said on Tuesday.", forward_origin=origin)
+    await api.wait_for(lambda: any("Saved 1 new" in t for t in texts_to(api, ADMIN)))
+    [saved] = [h for h in engine.store.headers() if h.source == "Valdoria Wire"]
+    assert saved.url == "https://t.me/valdoriawire/88" and saved.date.startswith("2026-11-18")
+
+
+async def test_ingest_reads_the_watched_folder(api, engine, tmp_path):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "one.txt").write_text("Kessa Valley vineyard wins gold\n\nThe Kessa Valley vineyard Orrin Hill won a "
+                                    "gold medal for its white wine on Sunday, the judges said.")
+    (folder / "broken.json").write_text("{not json")
+    engine.config = dataclasses.replace(engine.config, telegram=dataclasses.replace(engine.config.telegram,
+                                                                                   watch_folder=str(folder)))
+    async with running(engine, api):
+        api.push_message(ADMIN, "/ingest")
+        await api.wait_for(lambda: any("Saved 1 new" in c.params.get("text", "")
+                                       for c in api.calls_to("editMessageText", ADMIN)))
+    [edit] = [c for c in api.calls_to("editMessageText", ADMIN) if "Saved 1 new" in c.params["text"]]
+    assert "1 rejected" in edit.params["text"] and "broken.json" in edit.params["text"]

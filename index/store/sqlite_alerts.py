@@ -159,14 +159,18 @@ class SqliteAlertsMixin:
             )
             return added
 
-    def due_alerts(self, now: str, limit: int = 100) -> list[OutboxItem]:
+    def due_alerts(self, now: str, limit: int = 100, per_chat: int = 20) -> list[OutboxItem]:
+        """Oldest first, at most `per_chat` of one chat, so a chat with a backlog (sent at one
+        message a second) does not hold up everyone else's alerts."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT o.id, o.chat_id, o.topic, o.quote, o.score, o.delivery, o.attempts, "
                 "a.seq, a.id, a.title, a.date, a.source, a.url "
-                "FROM outbox o JOIN articles a ON a.seq=o.article_seq JOIN chats c ON c.chat_id=o.chat_id "
-                "WHERE o.status='pending' AND o.not_before<=? AND c.active=1 ORDER BY o.id LIMIT ?",
-                (now, limit),
+                "FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY chat_id ORDER BY id) AS rank FROM outbox "
+                "      WHERE status='pending' AND not_before<=?) o "
+                "JOIN articles a ON a.seq=o.article_seq JOIN chats c ON c.chat_id=o.chat_id "
+                "WHERE c.active=1 AND o.rank<=? ORDER BY o.id LIMIT ?",
+                (now, per_chat, limit),
             ).fetchall()
         return [OutboxItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], ArticleHeader(*r[7:])) for r in rows]
 

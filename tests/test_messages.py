@@ -1,0 +1,49 @@
+"""The bot's own texts: alerts, digests, topic lists and article pages escape what they quote."""
+
+from index.outbox import OutboxItem
+from index.store.base import ArticleHeader
+from index.topic_match import Topic
+from index.topics import parse_topic
+
+from bot.messages import alert_text, article_page, digest_texts, paginate, topics_text
+
+
+def item(n=1, title="Rates <cut> & more", quote="The bank said <b>no</b> & left.", url="https://x.example/a?b=1&c=2"):
+    return OutboxItem(id=n, chat_id=5, topic="rates & <banks>", quote=quote, score=0.7, delivery="instant",
+                      attempts=0, article=ArticleHeader(n, f"a{n}", title, "2026-11-05", "src", url))
+
+
+def test_an_alert_quotes_the_sentence_and_escapes_everything_from_the_store():
+    text = alert_text(item())
+    assert "<blockquote>The bank said &lt;b&gt;no&lt;/b&gt; &amp; left.</blockquote>" in text
+    assert "Rates &lt;cut&gt; &amp; more" in text and "rates &amp; &lt;banks&gt;" in text
+    assert 'href="https://x.example/a?b=1&amp;c=2"' in text and "5 Nov 2026" in text
+
+
+def test_an_alert_never_links_a_non_web_url():
+    assert "href" not in alert_text(item(url="javascript:alert(1)"))
+
+
+def test_a_long_digest_is_split_between_items_under_the_limit():
+    items = [item(n, quote="A long sentence about the rates. " * 15) for n in range(40)]
+    texts = digest_texts(items)
+    assert len(texts) > 1 and all(len(t) <= 4096 for t in texts)
+    assert texts[0].startswith("📰 Your daily digest: 40 new articles")
+    assert sum(t.count("<blockquote>") for t in texts) == 40
+    assert all(t.count("<blockquote>") == t.count("</blockquote>") for t in texts)
+
+
+def test_topic_lists_show_delivery_mute_and_a_changed_threshold():
+    topics = [Topic(1, 5, parse_topic("rail <strike>"), "daily", True, 0.7), Topic(2, 5, parse_topic("ferries"))]
+    text = topics_text(topics, default_threshold=0.6)
+    assert "1. rail &lt;strike&gt; <i>(daily, muted, threshold 0.70)</i>" in text
+    assert "2. ferries <i>(instant)</i>" in text
+
+
+def test_article_pages_break_between_paragraphs_and_number_themselves():
+    text = "\n\n".join(f"Paragraph {n} " + "word " * 150 for n in range(12))
+    pages = paginate(text, 2000)
+    assert len(pages) > 1 and all(len(p) <= 2000 for p in pages)
+    assert all(p.startswith("Paragraph") for p in pages)
+    html_page, count = article_page("T <x>", "2026-01-05", None, text, 1, 2000)
+    assert count == len(pages) and f"page 2 of {count}" in html_page and "T &lt;x&gt;" in html_page
