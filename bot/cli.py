@@ -31,7 +31,7 @@ def _print_json(value: object) -> None:
 
 
 def _open(config: Config) -> Store:
-    return open_store(config.store.path)
+    return open_store(config.store.location)
 
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
@@ -145,13 +145,27 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
     demo = resources.files("index.demo") / "stories.jsonl"
     if not args.store_given:
-        config = dataclasses.replace(config, store=dataclasses.replace(config.store, path="data/demo.db"))
+        config = dataclasses.replace(config, store=dataclasses.replace(config.store, path="data/demo.db", url=""))
     with Engine(config) as engine, resources.as_file(demo) as path:
         report = engine.ingest([path])
     if report.added:
         print(f"demo store: added {len(report.added)} demo articles (fictional, written for newsbot)",
               file=sys.stderr)
     return cmd_chat(args, config)
+
+
+def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
+    """Copy a whole store to another (SQLite ⇄ PostgreSQL) without re-embedding anything."""
+    from index.store.migrate import migrate
+
+    with open_store(args.source) as source, open_store(args.target) as target:
+        counts = migrate(source, target, lambda stage, n: None if args.json else print(f"  {stage} +{n}",
+                                                                                    file=sys.stderr))
+    if args.json:
+        _print_json(counts)
+    else:
+        print(", ".join(f"{name} {n:,}" for name, n in counts.items()) + f" copied to {target.location()}")
+    return EXIT_OK
 
 
 def cmd_stats(args: argparse.Namespace, config: Config) -> int:
@@ -282,7 +296,7 @@ def _override(config: Config, assignments: list[str]) -> Config:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsbot", description="Answers questions from saved news articles.")
     parser.add_argument("--config", help="TOML config file (default: $NEWSBOT_CONFIG, else built-in defaults)")
-    parser.add_argument("--store", help="store path, overriding [store] path in the config")
+    parser.add_argument("--store", help="store path or URL (sqlite:///…, postgresql://…), overriding the config")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -309,6 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reindex", help="rebuild the index aside and swap it in (cached vectors reused)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("migrate", help="copy a store to another backend (sqlite:///… ⇄ postgresql://…)")
+    p.add_argument("--from", dest="source", required=True, metavar="STORE", help="path or URL of the store to copy")
+    p.add_argument("--to", dest="target", required=True, metavar="STORE", help="path or URL of a new, empty store")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("stats", help="what the store holds")
     p.add_argument("--json", action="store_true")

@@ -12,12 +12,18 @@ Failures are sorted by what they mean:
   after a timeout is the one other way an alert can arrive twice.
 Telegram asks for at most ~30 messages/s overall (the application's rate limiter) and one per
 second per chat, which the loop keeps by sending a chat at most one message per round.
+
+Alerts are claimed before they are sent (see index/store/sql_alerts.py), so several workers
+sharing a PostgreSQL store each send different alerts, and alerts claimed by a worker that died
+go out from another one once the claim's lease ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
@@ -34,6 +40,7 @@ from .services import Services
 log = logging.getLogger(__name__)
 BATCH = 100
 PER_CHAT_INTERVAL_S = 1.0
+LEASE = timedelta(minutes=2)  # a claim outlives any send with its retries; then another worker may take it
 
 
 def _seconds(value) -> float:
@@ -41,9 +48,10 @@ def _seconds(value) -> float:
 
 
 class AlertSender:
-    def __init__(self, bot: Bot, services: Services, idle_s: float = 1.0):
+    def __init__(self, bot: Bot, services: Services, idle_s: float = 1.0, worker: str = ""):
         self.bot = bot
         self.s = services
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"  # names its claims in the outbox
         self.idle_s = idle_s  # how often due digests and retries are looked for when nothing wakes us
         self._wake = asyncio.Event()
         self._stopping = False
@@ -74,28 +82,29 @@ class AlertSender:
             self._wake.clear()
 
     async def send_due(self) -> bool:
-        """One round: at most one message per chat. True when more is due right away."""
+        """One round: claim due alerts (one message's worth per chat) and send them. True when
+        anything was due, so the next round follows at once."""
         store = self.s.engine.store
-        items = await self.s.run(store.due_alerts, utc_iso(datetime.now(timezone.utc)), BATCH)
+        now = datetime.now(timezone.utc)
+        items = await self.s.run(store.claim_alerts, self.worker, utc_iso(now), utc_iso(now + LEASE), BATCH)
         if not items:
             return False
         by_chat: dict[int, list[OutboxItem]] = defaultdict(list)
         for item in items:
             by_chat[item.chat_id].append(item)
-        sent_any = False
         for chat_id, chat_items in by_chat.items():
-            if self._stopping:
-                break
             wait = self._last_sent.get(chat_id, 0.0) + PER_CHAT_INTERVAL_S - time.monotonic()
-            if wait > 0:
+            if self._stopping or wait > 0:  # hand it back: due again in a second
+                later = utc_iso(datetime.now(timezone.utc) + timedelta(seconds=1))
+                await self.s.run(store.retry_alerts, [i.id for i in chat_items], later,
+                                 "paced: one message a second per chat", False)
                 continue
             digest = [i for i in chat_items if i.delivery == "daily"]
-            group = digest if digest else chat_items[:1]
-            texts = digest_texts(group) if digest else [alert_text(group[0])]
-            if await self._deliver(chat_id, texts, group):
-                sent_any = True
-        if not sent_any:
-            await asyncio.sleep(0.2)  # everything due is waiting for its chat's 1 s interval
+            instant = [i for i in chat_items if i.delivery != "daily"]
+            if digest:
+                await self._deliver(chat_id, digest_texts(digest), digest)
+            for item in instant:
+                await self._deliver(chat_id, [alert_text(item)], [item])
         return True
 
     async def _deliver(self, chat_id: int, texts: list[str], items: list[OutboxItem]) -> bool:

@@ -27,6 +27,11 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class StoreConfig:
     path: str = "data/newsbot.db"
+    url: str = ""  # "postgresql://user@host/db" for a PostgreSQL store (several workers); overrides path
+
+    @property
+    def location(self) -> str:
+        return self.url or self.path
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,8 @@ def validate(config: Config) -> None:
         raise ConfigError("model.threads must be 0 (library default) or more")
     if config.model.batch_size <= 0:
         raise ConfigError("model.batch_size must be positive")
+    if config.store.url and not config.store.url.startswith(("postgresql://", "postgres://", "sqlite:///")):
+        raise ConfigError("store.url must be a postgresql://… (or sqlite:///…) URL")
     _validate_alerts(config.alerts)
     _validate_telegram(config.telegram)
 
@@ -226,7 +233,8 @@ def _validate_telegram(t: TelegramConfig) -> None:
 
 
 def with_store_path(config: Config, store: str | None) -> Config:
+    """--store: a path or a URL (sqlite:///path, postgresql://…), replacing the config's store."""
     if not store:
         return config
-    return dataclasses.replace(config, store=dataclasses.replace(config.store, path=store))
+    return dataclasses.replace(config, store=dataclasses.replace(config.store, path=store, url=""))
 

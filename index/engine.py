@@ -35,7 +35,7 @@ def bm25_params(config: Config) -> Bm25Params:
 class Engine:
     def __init__(self, config: Config, store: Store | None = None, embedder: Embedder | None = None):
         self.config = config
-        self.store = store or open_store(config.store.path)
+        self.store = store or open_store(config.store.location)
         self.embedder = embedder or Embedder(config.model)
         self.index = IndexManager.for_store(self.store, self.embedder, bm25_params(config))
         self.retriever = Retriever(self.index, self.embedder, config.retrieval)

@@ -195,8 +195,8 @@ class IndexManager:
 
     @classmethod
     def for_store(cls, store, embedder: Embedder, bm25_params: Bm25Params, titles: bool = True):
-        path = str(getattr(store, "path", ""))
-        location = Path(path + ".index") if path and path != ":memory:" else None
+        path = getattr(store, "path", None)  # a server store (PostgreSQL) has none: the index is rebuilt in memory
+        location = Path(f"{path}.index") if path is not None and str(path) != ":memory:" else None
         return cls(store, embedder, bm25_params, titles, location)
 
     # -- opening and catching up ------------------------------------------------------------

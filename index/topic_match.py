@@ -67,14 +67,23 @@ def corpus_scores(index: SearchIndex, query: TopicQuery, vector: np.ndarray,
 
 
 class TopicMatcher:
-    """All active topics as matrices, so one article is matched against 100k topics in two
-    products: topic vectors × passage vectors, and topic-term incidence × passage-term presence."""
+    """All active topics as matrices, so that one article is matched against 100k topics in a few
+    milliseconds. The score needs a topic's coverage and cosine, and the coverage bounds what the
+    cosine must reach: with coverage c, a topic reaches its threshold t only where
+    cosine >= (t·(bm25_weight + dense_weight) − bm25_weight·c) / dense_weight, and a cosine never
+    exceeds 1. So the coverage of the topics sharing a term with the article comes first (a sparse
+    product over those terms' columns), and cosines are computed only for the topics that can still
+    reach their threshold: with the default threshold 0.6 and equal weights, a topic needs a
+    coverage of 0.2 at least. The result is exactly that of scoring every topic; only topics at a
+    threshold low enough to match on meaning alone are always checked by cosine."""
+
+    SLACK = 1e-4  # a unit vector's float32 cosine can exceed 1 by rounding
 
     def __init__(self, topics: Sequence[Topic], vectors: np.ndarray, config: RetrievalConfig,
                  default_threshold: float):
         self.topics = list(topics)
         self.config = config
-        self.vectors = np.asarray(vectors, np.float32)
+        self.vectors = np.ascontiguousarray(vectors, np.float32)
         self.vocab: dict[str, int] = {}
         rows, cols = [], []
         for row, topic in enumerate(self.topics):
@@ -84,11 +93,33 @@ class TopicMatcher:
         self.incidence = sparse.csr_matrix(
             (np.ones(len(rows), np.float32), (rows, cols)), shape=(len(self.topics), len(self.vocab))
         )
+        self._by_term = self.incidence.tocsc()  # a term's topics, for the article's terms only
+        self._terms = [""] * len(self.vocab)
+        for term, i in self.vocab.items():
+            self._terms[i] = term
         self.thresholds = np.array(
             [default_threshold if t.threshold is None else t.threshold for t in self.topics], np.float64
         )
         self.since = np.array([t.since_seq for t in self.topics], np.int64)
         self.muted = np.array([t.muted for t in self.topics], bool)
+        bm25_w, dense_w = config.bm25_weight, config.dense_weight
+        total = bm25_w + dense_w
+        # the coverage each topic needs before its cosine is worth computing (cosine <= 1)
+        self._min_coverage = ((self.thresholds * total - dense_w * (1.0 + self.SLACK)) / bm25_w
+                              if bm25_w > 0 else np.where(self.thresholds * total <= dense_w * (1.0 + self.SLACK),
+                                                          -np.inf, np.inf))
+        self._weights_of: tuple[object, np.ndarray, np.ndarray] | None = None
+
+    def _weights(self, idf: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Each vocabulary term's weight and each topic's total weight; computed once per idf dict
+        (Alerts computes one per batch of articles; the dict must not change afterwards)."""
+        cached = self._weights_of
+        if cached is not None and cached[0] is idf:
+            return cached[1], cached[2]
+        weights = np.fromiter((max(idf.get(t, 0.0), 0.0) for t in self._terms), np.float64, len(self._terms))
+        totals = self.incidence @ weights
+        self._weights_of = (idf, weights, totals)
+        return weights, totals
 
     def match(self, seq: int, passage_tokens: Sequence[Sequence[str]], passage_vectors: np.ndarray,
               idf: dict[str, float], text: str) -> list[TopicMatch]:
@@ -96,25 +127,56 @@ class TopicMatcher:
         `idf` weighs every topic term (Bm25Index.term_weights)."""
         if not self.topics or not len(passage_tokens):
             return []
-        presence = np.zeros((len(self.vocab), len(passage_tokens)), np.float32)
+        cfg = self.config
+        if cfg.bm25_weight + cfg.dense_weight <= 0:
+            return []
+        weights, totals = self._weights(idf)
+        n_passages = len(passage_tokens)
+        # coverage of the topics sharing a term with the article: its terms' columns only
+        term_rows: dict[int, int] = {}
+        cells_term, cells_passage = [], []
         for j, tokens in enumerate(passage_tokens):
             for term in set(tokens):
-                row = self.vocab.get(term)
-                if row is not None:
-                    presence[row, j] = 1.0
-        weights = np.zeros(len(self.vocab), np.float32)
-        for term, row in self.vocab.items():
-            weights[row] = max(idf.get(term, 0.0), 0.0)
-        total = self.incidence @ weights
-        covered = self.incidence @ (weights[:, None] * presence)
-        coverage = np.divide(covered, total[:, None], out=np.zeros_like(covered), where=total[:, None] > 0)
-        cosine = self.vectors @ np.asarray(passage_vectors, np.float32).T
-        scores = fuse(coverage.astype(np.float64), cosine.astype(np.float64), self.config)
+                col = self.vocab.get(term)
+                if col is not None:
+                    cells_term.append(term_rows.setdefault(col, len(term_rows)))
+                    cells_passage.append(j)
+        live = (self.since < seq) & ~self.muted
+        candidates_mask = live & (self._min_coverage <= 0)
+        touched = np.zeros(0, np.int64)
+        coverage = np.zeros((0, n_passages))
+        if term_rows:
+            cols = np.fromiter(term_rows, np.int64, len(term_rows))
+            presence = np.zeros((len(cols), n_passages))
+            presence[cells_term, cells_passage] = 1.0
+            sub = self._by_term[:, cols].tocsr()
+            touched = np.flatnonzero(np.diff(sub.indptr))
+            covered = sub[touched] @ (weights[cols, None] * presence)
+            total = totals[touched, None]
+            coverage = np.divide(covered, total, out=np.zeros_like(covered), where=total > 0)
+            reach = coverage.max(axis=1) >= self._min_coverage[touched]
+            candidates_mask[touched[reach & live[touched]]] = True
+        candidates = np.flatnonzero(candidates_mask)
+        if not len(candidates):
+            return []
+        cand_coverage = np.zeros((len(candidates), n_passages))
+        at = np.searchsorted(touched, candidates)
+        known = at < len(touched)
+        known[known] = touched[at[known]] == candidates[known]
+        cand_coverage[known] = coverage[at[known]]
+        passage_vectors = np.asarray(passage_vectors, np.float32)
+        if cfg.dense_weight <= 0:
+            cosine = np.zeros_like(cand_coverage)
+        elif len(candidates) * 2 > len(self.topics):  # most topics: one product beats gathering rows
+            cosine = (self.vectors @ passage_vectors.T)[candidates]
+        else:
+            cosine = self.vectors[candidates] @ passage_vectors.T
+        scores = fuse(cand_coverage, cosine.astype(np.float64), cfg)
         best_passage = scores.argmax(axis=1)
-        best = scores[np.arange(len(self.topics)), best_passage]
-        hits = np.flatnonzero((best >= self.thresholds) & (self.since < seq) & ~self.muted)
+        best = scores[np.arange(len(candidates)), best_passage]
+        hits = np.flatnonzero(best >= self.thresholds[candidates])
         return [
-            TopicMatch(self.topics[i], float(best[i]), int(best_passage[i]))
+            TopicMatch(self.topics[candidates[i]], float(best[i]), int(best_passage[i]))
             for i in hits
-            if self.topics[i].query.admits(text)
+            if self.topics[candidates[i]].query.admits(text)
         ]

@@ -9,7 +9,6 @@ import pytest
 from index.articles import build_article
 from index.config import IngestConfig
 from index.models import RawDocument
-from index.store import SqliteStore
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
 
@@ -22,9 +21,38 @@ def shared_dir() -> Path:
     return SHARED_DIR
 
 
+POSTGRES_ENV = "NEWSBOT_TEST_POSTGRES_URL"  # set by scripts/with-postgres.sh (make test)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_location(request, tmp_path):
+    """Where a test's own store lives: a SQLite file, or a fresh schema of the test PostgreSQL server
+    (the store test-suite runs against both backends)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "store.db")
+        return
+    import os
+    import uuid
+
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        pytest.skip(f"no PostgreSQL for this run ({POSTGRES_ENV} unset; `make test` starts one)")
+    import psycopg
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in server else "?"
+    yield f"{server}{separator}options=-csearch_path%3D{schema}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 @pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "store.db")
+def store(store_location):
+    from index.store import open_store
+
+    s = open_store(store_location)
     yield s
     s.close()
 
@@ -122,8 +150,8 @@ def fresh_engine(tmp_path, demo_engine, embedder):
     cached = source.execute("SELECT text_hash, vector FROM embeddings").fetchall()
     source.close()
 
-    def make(name: str = "store.db", config: Config | None = None):
-        config = dataclasses.replace(config or Config(), store=StoreConfig(path=str(tmp_path / name)))
+    def make(name: str = "store.db", config: Config | None = None, location: str | None = None):
+        config = dataclasses.replace(config or Config(), store=StoreConfig(path=location or str(tmp_path / name)))
         engine = Engine(config, embedder=embedder)
         engine.store.put_vectors(embedder.key, [(h, np.frombuffer(v, np.float32)) for h, v in cached])
         made.append(engine)

@@ -24,9 +24,10 @@ def all_ids():
 
 
 @pytest.fixture
-def engine(fresh_engine):
-    """A store holding the demo minus the rail strike and Quillnest stories, index open."""
-    engine = fresh_engine()
+def engine(fresh_engine, store_location):
+    """A store (SQLite, and PostgreSQL where the run has one) holding the demo minus the rail strike
+    and Quillnest stories, index open."""
+    engine = fresh_engine(location=store_location)
     engine.save_documents(demo_documents(all_ids() - RAIL - QUILLNEST))
     engine.open_index()
     return engine
@@ -83,7 +84,8 @@ def test_matching_again_or_after_a_restart_records_nothing_twice(engine, fresh_e
     # a crash after recording but before the watermark moved would match the batch again
     engine.store.record_alerts([], 0)  # the watermark only moves forward
     assert engine.store.alerts_watermark() == engine.store.max_seq()
-    engine.store._db.execute("UPDATE meta SET value='0' WHERE key='alerts_watermark'")
+    with engine.store._write():
+        engine.store._run("UPDATE meta SET value='0' WHERE key='alerts_watermark'")
     assert engine.alerts.match_new(NOW) == 0
     assert len(alerts_of(engine)) == len(RAIL)
 
@@ -203,7 +205,7 @@ def test_articles_another_process_saved_are_indexed_and_matched_on_refresh(engin
     from conftest import engine_at
 
     engine.alerts.subscribe(1, "Quillnest data breach")
-    other = engine_at(engine.store.path, embedder)  # e.g. `newsbot ingest` while the bot runs
+    other = engine_at(engine.config.store.path, embedder)  # e.g. `newsbot ingest` while the bot runs
     try:
         other.save_documents(demo_documents(QUILLNEST))
     finally:
@@ -229,3 +231,51 @@ def test_a_chat_with_a_backlog_does_not_hold_up_other_chats(engine):
     engine.alerts.match_new(NOW)
     due = engine.store.due_alerts("9999-12-31T00:00:00Z", limit=4, per_chat=2)
     assert sorted(a.chat_id for a in due) == [1, 1, 2, 2]
+
+
+def test_claimed_alerts_are_not_claimed_again_until_their_lease_ends(engine):
+    for chat in (1, 2, 3):
+        engine.alerts.subscribe(chat, "rail strike")
+    engine.save_documents(demo_documents(RAIL))
+    engine.alerts.match_new(NOW)
+    now, lease = "2026-11-25T12:00:00Z", "2026-11-25T12:02:00Z"
+    first = engine.store.claim_alerts("worker-a", now, lease)
+    assert sorted(a.chat_id for a in first) == [1, 2, 3]  # one per chat per claim
+    assert engine.store.claim_alerts("worker-b", now, lease) == []  # those chats are being sent to
+    engine.store.mark_sent([first[0].id])
+    engine.store.retry_alerts([first[1].id], now, "timed out")
+    again = engine.store.claim_alerts("worker-b", now, lease)
+    assert {a.chat_id for a in again} == {first[0].chat_id, first[1].chat_id}
+    # worker-a died holding chat 3's alert: after the lease it is claimed again, and sent once
+    later = engine.store.claim_alerts("worker-b", "2026-11-25T12:02:00Z", "2026-11-25T12:04:00Z")
+    assert first[2].id in [a.id for a in later]
+    assert engine.store.outbox_counts()["sent"] == 1
+
+
+def test_workers_claiming_at_once_share_the_outbox_without_overlap(engine, store_location):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from index.store import open_store
+
+    for chat in range(1, 41):
+        engine.alerts.subscribe(chat, "rail strike")
+    engine.save_documents(demo_documents(RAIL))
+    engine.alerts.match_new(NOW)
+    stores = [open_store(store_location) for _ in range(3)]  # three workers, three connections
+
+    def drain(n):
+        got = []
+        while batch := stores[n].claim_alerts(f"w{n}", "2026-11-25T12:00:00Z", "2026-11-25T13:00:00Z", limit=7):
+            got += [a.id for a in batch]
+            stores[n].mark_sent([a.id for a in batch])
+        return got
+
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            claimed = list(pool.map(drain, range(3)))
+    finally:
+        for s in stores:
+            s.close()
+    every = [i for ids in claimed for i in ids]
+    assert len(every) == len(set(every)) == 40 * len(RAIL)
+    assert engine.store.outbox_counts()["sent"] == 40 * len(RAIL)

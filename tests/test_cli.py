@@ -229,3 +229,15 @@ def test_the_example_config_loads_and_shows_the_defaults():
 
     example = Path(__file__).resolve().parents[1] / "config.example.toml"
     assert load_config(example, env={}) == Config()
+
+
+def test_migrate_copies_a_store_and_refuses_a_non_empty_target(capsys, tmp_path, db, story):
+    assert main(["--store", db, "ingest", str(story)]) == 0
+    capsys.readouterr()
+    target = str(tmp_path / "copy.db")
+    assert main(["migrate", "--from", db, "--to", f"sqlite:///{target}", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["articles"] == 1
+    assert main(["--store", target, "stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["articles"] == 1
+    assert main(["migrate", "--from", db, "--to", target]) == 4
+    assert "not empty" in capsys.readouterr().err

@@ -17,6 +17,12 @@ TEXT = (
     "Officials said the harbour would stay closed until Friday.\n\n"
     "Emergency services said no one had been seriously hurt. Several roads remained closed."
 )
+try:
+    import psycopg
+
+    DATABASE_ERRORS: tuple = (sqlite3.Error, StoreError, psycopg.Error)
+except ImportError:  # pragma: no cover - psycopg is a dependency; kept importable without it
+    DATABASE_ERRORS = (sqlite3.Error, StoreError)
 OTHER = "The city council approved next year's budget on Tuesday after a long debate about buses."
 
 
@@ -144,7 +150,7 @@ def test_a_save_that_fails_midway_leaves_nothing(store, make_article):
     article = make_article(TEXT, id="broken")
     bad_sentence = Sentence(index=0, paragraph=0, text=None)  # violates sentences.text NOT NULL
     broken = dataclasses.replace(article, sentences=(bad_sentence, *article.sentences[1:]))
-    with pytest.raises((sqlite3.Error, StoreError)):
+    with pytest.raises(DATABASE_ERRORS):
         store.save(broken)
     assert store.get("broken") is None
     assert store.stats()["articles"] == 0
@@ -155,16 +161,16 @@ def test_a_save_that_fails_midway_leaves_nothing(store, make_article):
     assert store.get("broken").sentences == article.sentences
 
 
-def test_reopening_keeps_data_and_schema_version(tmp_path, make_article):
-    path = tmp_path / "reopen.db"
-    first = SqliteStore(path)
+def test_reopening_keeps_data_schema_version_and_id(store_location, make_article):
+    first = open_store(store_location)
     article = make_article(TEXT, id="kept")
     first.save(article)
+    store_id = first.store_id()
     first.close()
 
-    second = SqliteStore(path)
+    second = open_store(store_location)
     try:
-        assert second.schema_version() == len(MIGRATIONS)
+        assert second.schema_version() == len(MIGRATIONS) and second.store_id() == store_id
         assert second.get("kept").text == article.text
         assert second.stats()["articles"] == 1
         assert not second.save(article).added
@@ -179,14 +185,16 @@ def test_opening_a_file_that_is_not_sqlite_raises_store_error(tmp_path):
         SqliteStore(path)
 
 
-def test_open_store_accepts_paths_and_sqlite_urls_only(tmp_path):
+def test_open_store_accepts_paths_sqlite_and_postgresql_urls(tmp_path):
     s = open_store(f"sqlite:///{tmp_path / 'url.db'}")
     try:
         assert isinstance(s, SqliteStore) and s.path == tmp_path / "url.db"
     finally:
         s.close()
-    with pytest.raises(StoreError):
-        open_store("postgresql://localhost/news")
+    with pytest.raises(StoreError, match="unsupported store URL"):
+        open_store("mysql://localhost/news")
+    with pytest.raises(StoreError, match=r"cannot connect to postgresql://news:\*\*\*@127.0.0.1:9/news"):
+        open_store("postgresql://news:secret@127.0.0.1:9/news?connect_timeout=3")
 
 
 def test_store_creates_missing_parent_folders(tmp_path):
@@ -212,3 +220,40 @@ def test_a_store_from_before_alerts_upgrades_and_treats_its_articles_as_already_
         assert upgraded.schema_version() == len(MIGRATIONS)
         assert upgraded.alerts_watermark() == 1
         assert upgraded.get("old").title == "Old"
+
+
+def test_migrate_moves_articles_vectors_and_subscriptions_without_losing_or_repeating_an_alert(
+        tmp_path, store_location, make_article):
+    """SQLite → the other backend (SQLite again where no PostgreSQL is at hand)."""
+    from index.outbox import Alert
+    from index.store.migrate import migrate
+
+    source = SqliteStore(tmp_path / "source.db")
+    target = open_store(store_location if "://" in store_location else tmp_path / "target.db")
+    try:
+        source.save(make_article(OTHER, id="gone-before", title="Budget"))
+        first = source.save(make_article(TEXT, id="storm", title="Storm", date="2019-06-06"))
+        source.put_vectors("m|256", [("h1", np.arange(4, dtype=np.float32))])
+        source.upsert_chat(7, "private", "Ann")
+        topic_id, _ = source.add_topic(7, "storm harbour", "instant", since_seq=1, limit=5)
+        source.record_alerts([Alert(7, first.seq, "storm harbour", "Officials said…", 0.8, "instant",
+                                    "2026-01-01T00:00:00Z")], watermark=first.seq)
+        [item] = source.due_alerts("2026-01-02T00:00:00Z")
+        source.mark_sent([item.id])
+
+        counts = migrate(source, target)
+
+        assert counts == {"articles": 2, "vectors": 1, "chats": 1, "topics": 1, "alerts": 1}
+        assert target.get("storm").sentences == source.get("storm").sentences
+        np.testing.assert_array_equal(target.get_vectors("m|256", ["h1"])["h1"], np.arange(4))
+        [topic] = target.topics(7)
+        assert topic.query == "storm harbour" and topic.since_seq == target.get("gone-before").seq
+        assert target.alerts_watermark() == target.get("storm").seq
+        assert target.outbox_counts()["sent"] == 1 and target.due_alerts("2027-01-01T00:00:00Z") == []
+        new_id, created = target.add_topic(7, "budget", "daily", target.max_seq(), limit=5)
+        assert created and new_id > topic_id  # ids go on above the copied ones
+        with pytest.raises(StoreError, match="not empty"):
+            migrate(source, target)
+    finally:
+        source.close()
+        target.close()

@@ -198,7 +198,7 @@ async def test_an_alert_recorded_before_a_restart_is_sent_once_after_it(engine, 
     async with running(engine, api):  # and a second restart sends nothing again
         await asyncio.sleep(1.0)
     assert sum("New on" in t for t in texts_to(api, USER)) == 1
-    assert engine.store.outbox_counts() == {"pending": 0, "sent": 1, "failed": 0, "dropped": 0}
+    assert engine.store.outbox_counts() == {"pending": 0, "sending": 0, "sent": 1, "failed": 0, "dropped": 0}
 
 
 async def test_flood_control_delays_but_neither_loses_nor_repeats(bot, api, engine):

@@ -1,18 +1,24 @@
-"""Article stores: one interface, SQLite by default (PostgreSQL satisfies the same interface)."""
+"""Article stores: one interface, SQLite by default, PostgreSQL for several workers sharing one."""
 
 import os
 
 from .base import ArticleHeader, SaveResult, Store, StoreError, TopicRow
 from .sqlite import SqliteStore
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
 
 def open_store(location: str | os.PathLike) -> Store:
-    """Open the store named by a path or a `sqlite:///path` URL."""
+    """Open the store named by a path, a `sqlite:///path` URL or a `postgresql://…` URL."""
     location = os.fspath(location)
+    if location.startswith(POSTGRES_SCHEMES):
+        from .postgres import PostgresStore  # psycopg is only needed by those who use it
+
+        return PostgresStore(location)
     if location.startswith("sqlite:///"):
         location = location[len("sqlite:///") :]
     elif "://" in location:
-        raise StoreError(f"unsupported store URL {location!r}: use a file path or sqlite:///path")
+        raise StoreError(f"unsupported store URL {location!r}: use a path, sqlite:///path or postgresql://…")
     return SqliteStore(location)
 
 

@@ -25,6 +25,7 @@ def now_iso() -> str:
 class SaveResult:
     id: str
     added: bool
+    seq: int = 0  # the stored article's seq (the existing one's, for a duplicate)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,63 @@
+"""`newsbot migrate`: move a whole store to another backend (SQLite → PostgreSQL, or back).
+
+Articles are saved into the target in their order (their seqs there are new, so every reference
+to a seq is mapped: topics' since_seq, the outbox, the alerts watermark); cached vectors are
+copied as they are, so nothing is re-embedded; chats, topics and the outbox (sent or not) come
+along, so no subscriber is alerted twice after the move. The target must be empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .base import StoreError
+
+CHATS = ("chat_id", "kind", "title", "active", "reason", "updated_at")
+TOPICS = ("id", "chat_id", "query", "delivery", "muted", "threshold", "since_seq", "created_at")
+OUTBOX = ("id", "chat_id", "article_seq", "topic", "quote", "score", "delivery", "status", "created_at",
+          "not_before", "attempts", "last_error", "sent_at")
+BATCH = 500
+
+
+def migrate(source, target, progress: Callable[[str, int], None] = lambda stage, n: None) -> dict[str, int]:
+    if target.max_seq() or target.topics():
+        raise StoreError(f"the target store {target.location()} is not empty; migrate only into a new store")
+    seq_map: dict[int, int] = {0: 0}
+    last = 0
+    while articles := source.articles_after(last, limit=BATCH):
+        for article in articles:
+            seq_map[article.seq] = target.save(article).seq
+        last = articles[-1].seq
+        progress("articles", len(articles))
+    vectors = 0
+    for batch in source.iter_vectors():
+        by_model: dict[str, list] = {}
+        for model, text_hash, blob in batch:
+            by_model.setdefault(model, []).append((text_hash, blob))
+        for model, items in by_model.items():
+            target.put_vectors(model, [(h, _vector(b)) for h, b in items])
+        vectors += len(batch)
+        progress("vectors", len(batch))
+
+    def mapped(seq: int) -> int:
+        """A seq's new number; one that names no article (a watermark past a deleted one) maps to
+        the new number of the newest article at or before it."""
+        return seq_map.get(seq) or max((new for old, new in seq_map.items() if old <= seq), default=0)
+
+    chats = source.dump_table("chats", CHATS)
+    target.load_rows("chats", CHATS, chats)
+    topics = [(*row[:6], mapped(row[6]), row[7]) for row in source.dump_table("topics", TOPICS)]
+    target.load_rows("topics", TOPICS, topics)
+    outbox = [(*row[:2], seq_map[row[2]], *row[3:]) for row in source.dump_table("outbox", OUTBOX)]
+    target.load_rows("outbox", OUTBOX, outbox)
+    target.set_meta("alerts_watermark", str(mapped(source.alerts_watermark())))
+    target.set_meta("topics_version", str(source.topics_version() + 1))
+    target.restart_identities()
+    return {"articles": len(seq_map) - 1, "vectors": vectors, "chats": len(chats), "topics": len(topics),
+            "alerts": len(outbox)}
+
+
+def _vector(blob: bytes):
+    import numpy as np
+
+    return np.frombuffer(blob, dtype=np.float32)
