@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(VENV)/bin/newsbot run
 
 test: $(STAMP)
-	$(PY) -m pytest
+	scripts/with-postgres.sh $(PY) -m pytest
 
 eval: $(STAMP)
 	$(VENV)/bin/newsbot eval

@@ -71,6 +71,10 @@ def progress_line(done: int, total: int, started: float) -> str:
             f"({done:,}/{total:,} passages, {time.monotonic() - started:.0f} s)")
 
 
+class ReindexStopped(Exception):
+    """The bot is shutting down; the rebuild gives up and the previous index stays."""
+
+
 @admin_only
 async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     s = services(context)
@@ -78,19 +82,21 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.effective_message.reply_text(
             "A reindex is already running; questions are answered from the current index meanwhile.")
         return
-    status = await update.effective_message.reply_text("Reindexing… starting")
-    s.reindex_task = s.spawn(_run_reindex(s, status))
+    s.reindex_task = s.spawn(_run_reindex(s, update.effective_message))  # set before any await: no twin
 
 
-async def _run_reindex(s: Services, status: Message) -> None:
+async def _run_reindex(s: Services, request: Message) -> None:
+    status = await request.reply_text("Reindexing… starting")
     total = (await s.run(s.engine.store.stats))["passages"]
     done = [0]
     started = time.monotonic()
 
     def advance(n: int) -> None:  # called from the worker thread
+        if s.stopping.is_set():
+            raise ReindexStopped
         done[0] += n
 
-    job = asyncio.get_running_loop().run_in_executor(None, s.engine.reindex, advance)
+    job = asyncio.get_running_loop().run_in_executor(s.executor, s.engine.reindex, advance)
     shown = ""
     while not job.done():
         await asyncio.wait({job}, timeout=PROGRESS_EVERY_S)
@@ -99,6 +105,9 @@ async def _run_reindex(s: Services, status: Message) -> None:
             shown = await _edit(status, line) or shown
     try:
         job.result()
+    except ReindexStopped:
+        await _edit(status, "Reindex stopped: the bot is shutting down. The previous index is still in use.")
+        return
     except Exception as exc:  # noqa: BLE001 - reported to the admin; the old index keeps serving
         log.exception("reindex failed")
         await _edit(status, f"Reindex failed: {type(exc).__name__}: {exc}. The previous index is still in use.")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
+from contextlib import asynccontextmanager
 from datetime import date
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 MORE_QUOTES = 6  # held back per answer for the "More" button
 KEPT_ANSWERS = 20  # answers per chat whose further quotes are kept for "More"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+TYPING_EVERY_S = 4.0
 
 
 async def send_html(message: Message, texts: list[str], markup: InlineKeyboardMarkup | None = None) -> None:
@@ -38,6 +41,21 @@ async def _typing(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await context.bot.send_chat_action(update.effective_chat.id, ChatAction.TYPING)
     except TelegramError:  # cosmetic: never let it stop the answer
         pass
+
+
+@asynccontextmanager
+async def typing(update: Update, context: ContextTypes.DEFAULT_TYPE):
+    """"typing…" for as long as the work takes (Telegram shows one chat action for ~5 s)."""
+    async def keep_up() -> None:
+        while True:
+            await _typing(update, context)
+            await asyncio.sleep(TYPING_EVERY_S)
+
+    task = asyncio.get_running_loop().create_task(keep_up())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -56,9 +74,9 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not text:
         return
     s = services(context)
-    await _typing(update, context)
     try:
-        answer = await s.run(s.engine.answer, text, now=date.today(), more=MORE_QUOTES)
+        async with typing(update, context):
+            answer = await s.run(s.engine.answer, text, now=date.today(), more=MORE_QUOTES)
     except Exception:  # noqa: BLE001 - the user gets a reply, the log gets the trace
         log.exception("answering failed")
         await message.reply_text("Sorry, something went wrong while answering that. Please try again.")
@@ -98,8 +116,8 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     s = services(context)
     topic = " ".join(context.args or [])
     if topic:
-        await _typing(update, context)
-        answer = await s.run(s.engine.answer, f"latest {topic}", now=date.today())
+        async with typing(update, context):
+            answer = await s.run(s.engine.answer, f"latest {topic}", now=date.today())
         await send_html(update.effective_message, render_html(answer))
         return
     headers = await s.run(lambda: sorted(s.engine.store.headers(), key=lambda h: h.date or "", reverse=True)[:8])
@@ -160,14 +178,14 @@ async def timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not topic:
         await update.effective_message.reply_text("Which topic? e.g. /timeline rail strike")
         return
-    await _typing(update, context)
     try:
-        result = await s.run(s.engine.timeline, topic)
+        async with typing(update, context):
+            result = await s.run(s.engine.timeline, topic)
+            png = await s.run(timeline_png, result) if result.peak is not None else b""
     except TopicError as exc:
         await update.effective_message.reply_text(str(exc))
         return
-    if result.peak is None:
+    if not png:
         await update.effective_message.reply_text(timeline_text(result))
         return
-    png = await s.run(timeline_png, result)
     await update.effective_message.reply_photo(photo=png, caption=chart_caption(result), do_quote=False)

@@ -42,6 +42,10 @@ class Page:
         return "page.txt"
 
 
+def _refused(address: str) -> bool:
+    return not ipaddress.ip_address(address.split("%")[0]).is_global
+
+
 async def _check_host(url: str, allow_private: bool) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -52,25 +56,47 @@ async def _check_host(url: str, allow_private: bool) -> None:
         infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise FetchError(f"Cannot resolve {parts.hostname}.") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise FetchError(f"{parts.hostname} is a private or local address; it is not fetched.")
+    if any(_refused(info[4][0]) for info in infos):
+        raise FetchError(f"{parts.hostname} is a private or local address; it is not fetched.")
+
+
+def _check_peer(response: httpx.Response, allow_private: bool) -> None:
+    """The address actually connected to: a name that resolved to a public address for the check
+    and to a private one for the connection (DNS rebinding) is caught here, before any byte is read."""
+    if allow_private:
+        return
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if not peer or _refused(str(peer[0])):
+        raise FetchError("The page is on a private or local address; it is not fetched.")
 
 
 async def fetch(url: str, timeout_s: float, max_bytes: int, allow_private: bool = False) -> Page:
+    """The page, or FetchError. `timeout_s` bounds the whole fetch, redirects included."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _fetch(url, timeout_s, max_bytes, allow_private)
+    except TimeoutError as exc:
+        raise FetchError(f"The site did not answer within {timeout_s:g} s.") from exc
+
+
+async def _fetch(url: str, timeout_s: float, max_bytes: int, allow_private: bool) -> Page:
     async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=False,
                                  headers={"User-Agent": "newsbot/0.1 (+article saver)"}) as client:
         for _ in range(MAX_REDIRECTS + 1):
             await _check_host(url, allow_private)
             try:
                 async with client.stream("GET", url) as response:
+                    _check_peer(response, allow_private)
                     if response.is_redirect and "location" in response.headers:
                         url = urljoin(url, response.headers["location"])
                         continue
                     if response.status_code != 200:
                         raise FetchError(f"The site answered {response.status_code} {response.reason_phrase}.")
-                    declared = int(response.headers.get("content-length") or 0)
+                    try:
+                        declared = int(response.headers.get("content-length") or 0)
+                    except ValueError:
+                        declared = 0
                     if declared > max_bytes:
                         raise FetchError(f"The page is {declared:,} bytes, over the limit of {max_bytes:,}.")
                     data = bytearray()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from index.outbox import OutboxItem
 from index.topic_match import Topic
 
-from .render import TELEGRAM_LIMIT, format_date, split_messages
+from .render import TELEGRAM_LIMIT, TITLE_MAX, URL_MAX, format_date
 
 COMMANDS = [
     ("help", "what I know and how to ask"),
@@ -78,17 +78,25 @@ def stats_text(stats: dict, index: dict, subscriptions: dict, outbox: dict) -> s
     return "\n".join(lines)
 
 
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _linkable(url: str | None) -> bool:
+    return bool(url) and url.startswith(("http://", "https://")) and len(url) <= URL_MAX
+
+
 def _attribution(item: OutboxItem) -> str:
+    """Title (linked), date: bounded, so an alert always fits one message."""
     a = item.article
-    title = html.escape(a.title)
-    if a.url and a.url.startswith(("http://", "https://")):
+    title = html.escape(_short(a.title, TITLE_MAX))
+    if _linkable(a.url):
         title = f'<a href="{html.escape(a.url, quote=True)}">{title}</a>'
     return f"<b>{title}</b>, <i>{html.escape(format_date(a.date))}</i>"
 
 
 def _quote(text: str, limit: int = 1500) -> str:
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return f"<blockquote>{html.escape(text)}</blockquote>"
+    return f"<blockquote>{html.escape(_short(text, limit))}</blockquote>"
 
 
 def alert_text(item: OutboxItem) -> str:
@@ -96,12 +104,20 @@ def alert_text(item: OutboxItem) -> str:
             f"{_quote(item.quote)}\n— {_attribution(item)}")
 
 
-def digest_texts(items: Sequence[OutboxItem]) -> list[str]:
-    """One digest as few messages as the limit allows, an item never cut in two."""
-    blocks = [f"📰 Your daily digest: {len(items)} new article{'s' if len(items) != 1 else ''}"]
+def digest_parts(items: Sequence[OutboxItem]) -> list[tuple[str, list[OutboxItem]]]:
+    """One digest as few messages as the limit allows, an item never cut in two; each message
+    with the items it carries, so each can be marked sent as soon as it is accepted."""
+    head = f"📰 Your daily digest: {len(items)} new article{'s' if len(items) != 1 else ''}"
+    parts: list[tuple[str, list[OutboxItem]]] = []
+    text, carried = head, []
     for item in items:
-        blocks.append(f"<i>{html.escape(item.topic)}</i>\n{_quote(item.quote, 600)}\n— {_attribution(item)}")
-    return split_messages(blocks, TELEGRAM_LIMIT)
+        block = f"<i>{html.escape(_short(item.topic, 200))}</i>\n{_quote(item.quote, 600)}\n— {_attribution(item)}"
+        if len(text) + 2 + len(block) > TELEGRAM_LIMIT and carried:
+            parts.append((text, carried))
+            text, carried = "📰 Digest, continued", []
+        text, carried = f"{text}\n\n{block}", carried + [item]
+    parts.append((text, carried))
+    return parts
 
 
 def topics_text(topics: Sequence[Topic], default_threshold: float) -> str:
@@ -123,8 +139,8 @@ def article_page(title: str, date: str | None, url: str | None, text: str, page:
     """(HTML of page `page`, number of pages). Pages break between paragraphs or words."""
     pages = paginate(text, size)
     page = min(max(page, 0), len(pages) - 1)
-    head = f"<b>{html.escape(title)}</b>\n<i>{html.escape(format_date(date))}</i>"
-    if url and url.startswith(("http://", "https://")):
+    head = f"<b>{html.escape(_short(title, TITLE_MAX))}</b>\n<i>{html.escape(format_date(date))}</i>"
+    if _linkable(url):
         head += f' · <a href="{html.escape(url, quote=True)}">source</a>'
     footer = f"\n\n<i>page {page + 1} of {len(pages)}</i>" if len(pages) > 1 else ""
     return f"{head}\n\n{html.escape(pages[page])}{footer}", len(pages)

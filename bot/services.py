@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ class Services:
     sender: AlertSender | None = None
     sender_task: asyncio.Task | None = None
     reindex_task: asyncio.Task | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)  # shutdown: long work stops early
     background: set[asyncio.Task] = field(default_factory=set)
 
     async def run(self, fn: Callable[..., T], *args, **kwargs) -> T:

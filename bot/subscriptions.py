@@ -12,7 +12,7 @@ import logging
 
 from telegram import ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from index.topic_match import Topic
@@ -22,23 +22,32 @@ from .messages import topics_text
 from .services import Services, services
 
 log = logging.getLogger(__name__)
-GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 DELIVERY_PREFIXES = {"daily:": "daily", "instant:": "instant"}
 
 
 async def may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Services) -> bool:
+    """Private chats manage their own topics; in groups and channels only their administrators
+    (or the bot's admins) do, checked on the person who typed the command or pressed the button."""
     chat = update.effective_chat
-    if chat.type not in GROUPS or s.is_admin(update):
+    if chat.type == ChatType.PRIVATE or s.is_admin(update):
         return True
+    message = update.effective_message
+    if update.callback_query is None and message is not None and message.sender_chat is not None \
+            and message.sender_chat.id == chat.id:
+        return True  # a channel post, or a group admin posting anonymously as the group
     user = update.effective_user
-    if user is None:  # an anonymous group admin posts as the group itself
-        return update.effective_message is not None and update.effective_message.sender_chat is not None
-    member = await context.bot.get_chat_member(chat.id, user.id)
+    if user is None:
+        return False
+    try:
+        member = await context.bot.get_chat_member(chat.id, user.id)
+    except TelegramError as exc:
+        log.warning("cannot check %s's status in chat %s: %s", user.id, chat.id, exc)
+        return False
     return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 
 
 async def _refuse_member(update: Update) -> None:
-    await update.effective_message.reply_text("Only this group's administrators can change its topics.")
+    await update.effective_message.reply_text("Only this chat's administrators can change its topics.")
 
 
 def split_delivery(text: str) -> tuple[str, str]:
@@ -99,7 +108,7 @@ async def topic_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     query = update.callback_query
     chat_id = update.effective_chat.id
     if not await may_manage(update, context, s):
-        await query.answer("Only this group's administrators can change its topics.")
+        await query.answer("Only this chat's administrators can change its topics.")
         return
     try:
         _, action, raw_id = query.data.split(":")
@@ -161,3 +170,12 @@ async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     elif await s.run(s.engine.store.chat_active, chat.id) is not None:
         await s.run(s.engine.store.upsert_chat, chat.id, chat.type, chat.title or chat.full_name or "")
         log.info("chat %s active again (%s)", chat.id, status)
+
+
+async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group became a supergroup: its topics move with it now, not at the next failed send."""
+    s = services(context)
+    message = update.effective_message
+    if message.migrate_to_chat_id:
+        await s.run(s.engine.store.migrate_chat, message.chat.id, message.migrate_to_chat_id)
+        log.info("chat %s migrated to %s", message.chat.id, message.migrate_to_chat_id)

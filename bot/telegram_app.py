@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -64,32 +65,32 @@ def build_application(engine: Engine, config: Config, *, timeout_s: float = 10.0
     application.bot_data[KEY] = Services(
         engine=engine, config=config, executor=ThreadPoolExecutor(QUESTION_WORKERS, thread_name_prefix="newsbot")
     )
-    add_handlers(application)
+    add_handlers(application, config.telegram.admins)
     return application
 
 
-def add_handlers(app: Application) -> None:
+def add_handlers(app: Application, admins: list[int]) -> None:
+    new = filters.UpdateType.MESSAGE  # an edited old command must not run again
     private = filters.ChatType.PRIVATE
-    app.add_handler(CommandHandler("start", conversation.start))
-    app.add_handler(CommandHandler("help", conversation.help_command))
-    app.add_handler(CommandHandler("latest", conversation.latest))
-    app.add_handler(CommandHandler("article", conversation.article))
-    app.add_handler(CommandHandler("timeline", conversation.timeline))
-    app.add_handler(CommandHandler("subscribe", subscriptions.subscribe, filters=CHATS_AND_CHANNELS))
-    app.add_handler(CommandHandler("topics", subscriptions.list_topics, filters=CHATS_AND_CHANNELS))
-    app.add_handler(CommandHandler("unsubscribe", subscriptions.unsubscribe, filters=CHATS_AND_CHANNELS))
-    app.add_handler(CommandHandler("reindex", admin.reindex))
-    app.add_handler(CommandHandler("save", admin.save))
-    app.add_handler(CommandHandler("stats", admin.stats))
-    app.add_handler(CommandHandler("ingest", admin.ingest_folder))
+    for name, handler in (("start", conversation.start), ("help", conversation.help_command),
+                          ("latest", conversation.latest), ("article", conversation.article),
+                          ("timeline", conversation.timeline), ("reindex", admin.reindex), ("save", admin.save),
+                          ("stats", admin.stats), ("ingest", admin.ingest_folder)):
+        app.add_handler(CommandHandler(name, handler, filters=new))
+    for name, handler in (("subscribe", subscriptions.subscribe), ("topics", subscriptions.list_topics),
+                          ("unsubscribe", subscriptions.unsubscribe)):
+        app.add_handler(CommandHandler(name, handler, filters=CHATS_AND_CHANNELS))
     app.add_handler(CallbackQueryHandler(conversation.more, pattern=r"^more:"))
     app.add_handler(CallbackQueryHandler(conversation.article_page_turn, pattern=r"^art:"))
     app.add_handler(CallbackQueryHandler(subscriptions.topic_button, pattern=r"^t:"))
     app.add_handler(ChatMemberHandler(subscriptions.membership, ChatMemberHandler.MY_CHAT_MEMBER))
-    app.add_handler(MessageHandler(private & filters.FORWARDED, admin.save_forward))
-    app.add_handler(MessageHandler(private & filters.Document.ALL, admin.save_file))
-    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, unknown_command))
-    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, questions_filter()))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, subscriptions.migrated))
+    # an admin's forwarded post is saved; anyone else's forwarded text is a question like any other
+    app.add_handler(MessageHandler(new & private & filters.FORWARDED & filters.User(user_id=admins),
+                                   admin.save_forward))
+    app.add_handler(MessageHandler(new & private & filters.Document.ALL, admin.save_file))
+    app.add_handler(MessageHandler(new & filters.COMMAND, unknown_command))
+    app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, questions_filter()))
     app.add_error_handler(on_error)
 
 
@@ -122,13 +123,13 @@ async def start_services(app: Application) -> None:
     """Commands shown by clients, the alert sender, and the periodic check for articles saved
     by other processes (CLI ingest, another worker, the watched folder)."""
     s: Services = app.bot_data[KEY]
-    await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS], scope=BotCommandScopeDefault())
-    for admin_id in s.config.telegram.admins:
+    menus = [(BotCommandScopeDefault(), COMMANDS)]
+    menus += [(BotCommandScopeChat(admin_id), COMMANDS + ADMIN_COMMANDS) for admin_id in s.config.telegram.admins]
+    for scope, commands in menus:
         try:
-            await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS + ADMIN_COMMANDS],
-                                          scope=BotCommandScopeChat(admin_id))
-        except Exception as exc:  # noqa: BLE001 - an admin who never started the bot has no chat yet
-            log.info("admin commands not shown to %s: %s", admin_id, exc)
+            await app.bot.set_my_commands([BotCommand(n, d) for n, d in commands], scope=scope)
+        except TelegramError as exc:  # the menu is a convenience: never a reason not to start
+            log.warning("command menu not set (%s): %s", scope.type, exc)
     await s.run(s.engine.refresh)
     s.sender = AlertSender(app.bot, s)
     s.sender_task = s.spawn(s.sender.run())
@@ -158,16 +159,20 @@ async def _watch_folder(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def stop_services(app: Application) -> None:
-    """Stop sending between two messages, let running work finish, leave the store closed cleanly
-    by the caller. Nothing is half-written: every store change is one transaction."""
+    """Stop long work early, let the sender finish the message in hand (send, then mark), wait for
+    running handlers' work; the caller then closes the store. Nothing is half-written: every
+    store change is one transaction, and a stopped rebuild leaves the previous index in place."""
     s: Services = app.bot_data[KEY]
+    s.stopping.set()
     if s.sender is not None:
-        s.sender.stop()  # it finishes the message in hand (send, then mark) and returns
-        try:
-            await asyncio.wait_for(asyncio.shield(s.sender_task), timeout=SENDER_STOP_S)
-        except asyncio.TimeoutError:
-            log.warning("alert sender did not stop within %s s", SENDER_STOP_S)
+        s.sender.stop()
+        done, _ = await asyncio.wait({s.sender_task}, timeout=SENDER_STOP_S)
+        if not done:
+            log.warning("alert sender did not stop within %s s; cancelled", SENDER_STOP_S)
+            s.sender_task.cancel()
+    if s.reindex_task is not None:
+        await asyncio.wait({s.reindex_task}, timeout=SENDER_STOP_S)
     for task in list(s.background):
-        if task not in (s.reindex_task, s.sender_task):
+        if not task.done():
             task.cancel()
-    s.executor.shutdown(wait=True, cancel_futures=True)
+    await asyncio.to_thread(s.executor.shutdown, True, cancel_futures=True)

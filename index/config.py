@@ -75,6 +75,7 @@ class AlertsConfig:
     digest_hour_utc: int = 8  # when "daily" topics get their digest
     check_seconds: float = 10.0  # how often the bot looks for articles saved by other processes
     max_attempts: int = 8  # sends of one alert before it is given up (network errors only)
+    retry_base_s: float = 5.0  # first retry after a network error; doubles each time, an hour at most
 
 
 @dataclass(frozen=True)
@@ -212,8 +213,8 @@ def _validate_alerts(a: AlertsConfig) -> None:
             raise ConfigError(f"alerts.{key} must be positive, got {getattr(a, key)}")
     if not 0 <= a.digest_hour_utc <= 23:
         raise ConfigError(f"alerts.digest_hour_utc must be 0..23, got {a.digest_hour_utc}")
-    if a.check_seconds <= 0:
-        raise ConfigError("alerts.check_seconds must be positive")
+    if a.check_seconds <= 0 or a.retry_base_s <= 0:
+        raise ConfigError("alerts.check_seconds and alerts.retry_base_s must be positive")
 
 
 def _validate_telegram(t: TelegramConfig) -> None:

@@ -54,6 +54,6 @@ def next_digest(now: datetime, hour_utc: int) -> datetime:
     return moment if moment > now else moment + timedelta(days=1)
 
 
-def retry_delay(attempts: int) -> float:
-    """Seconds before the next try after `attempts` failed ones: 5 s doubling, capped at an hour."""
-    return min(5.0 * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY_S)
+def retry_delay(attempts: int, base_s: float = 5.0) -> float:
+    """Seconds before the next try after `attempts` failed ones: `base_s` doubling, capped at an hour."""
+    return min(base_s * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY_S)

@@ -108,18 +108,21 @@ class TopicMatcher:
         self._min_coverage = ((self.thresholds * total - dense_w * (1.0 + self.SLACK)) / bm25_w
                               if bm25_w > 0 else np.where(self.thresholds * total <= dense_w * (1.0 + self.SLACK),
                                                           -np.inf, np.inf))
+        self._always = np.flatnonzero(self._min_coverage <= 0)
         self._weights_of: tuple[object, np.ndarray, np.ndarray] | None = None
 
     def _weights(self, idf: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-        """Each vocabulary term's weight and each topic's total weight; computed once per idf dict
-        (Alerts computes one per batch of articles; the dict must not change afterwards)."""
+        """Each vocabulary term's weight and 1 / each topic's total weight (0 where it has none);
+        computed once per idf dict (Alerts computes one per batch of articles; the dict must not
+        change afterwards)."""
         cached = self._weights_of
         if cached is not None and cached[0] is idf:
             return cached[1], cached[2]
         weights = np.fromiter((max(idf.get(t, 0.0), 0.0) for t in self._terms), np.float64, len(self._terms))
         totals = self.incidence @ weights
-        self._weights_of = (idf, weights, totals)
-        return weights, totals
+        inverse = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
+        self._weights_of = (idf, weights, inverse)
+        return weights, inverse
 
     def match(self, seq: int, passage_tokens: Sequence[Sequence[str]], passage_vectors: np.ndarray,
               idf: dict[str, float], text: str) -> list[TopicMatch]:
@@ -130,40 +133,39 @@ class TopicMatcher:
         cfg = self.config
         if cfg.bm25_weight + cfg.dense_weight <= 0:
             return []
-        weights, totals = self._weights(idf)
+        weights, inverse = self._weights(idf)
         n_passages = len(passage_tokens)
-        # coverage of the topics sharing a term with the article: its terms' columns only
-        term_rows: dict[int, int] = {}
-        cells_term, cells_passage = [], []
+        # coverage of the topics sharing a term with the article, from its terms' columns only
+        columns: dict[int, int] = {}
+        cell_rows, cell_passages = [], []
         for j, tokens in enumerate(passage_tokens):
             for term in set(tokens):
                 col = self.vocab.get(term)
                 if col is not None:
-                    cells_term.append(term_rows.setdefault(col, len(term_rows)))
-                    cells_passage.append(j)
+                    cell_rows.append(columns.setdefault(col, len(columns)))
+                    cell_passages.append(j)
         live = (self.since < seq) & ~self.muted
-        candidates_mask = live & (self._min_coverage <= 0)
         touched = np.zeros(0, np.int64)
         coverage = np.zeros((0, n_passages))
-        if term_rows:
-            cols = np.fromiter(term_rows, np.int64, len(term_rows))
+        if columns:
+            cols = np.fromiter(columns, np.int64, len(columns))
             presence = np.zeros((len(cols), n_passages))
-            presence[cells_term, cells_passage] = 1.0
+            presence[cell_rows, cell_passages] = 1.0
             sub = self._by_term[:, cols].tocsr()
             touched = np.flatnonzero(np.diff(sub.indptr))
             covered = sub[touched] @ (weights[cols, None] * presence)
-            total = totals[touched, None]
-            coverage = np.divide(covered, total, out=np.zeros_like(covered), where=total > 0)
-            reach = coverage.max(axis=1) >= self._min_coverage[touched]
-            candidates_mask[touched[reach & live[touched]]] = True
-        candidates = np.flatnonzero(candidates_mask)
+            reach = (covered.max(axis=1) * inverse[touched] >= self._min_coverage[touched]) & live[touched]
+            touched = touched[reach]
+            coverage = covered[reach] * inverse[touched, None]
+        always = self._always[live[self._always]]  # thresholds low enough to match on meaning alone
+        if len(always):
+            candidates = np.union1d(touched, always)
+            cand_coverage = np.zeros((len(candidates), n_passages))
+            cand_coverage[np.searchsorted(candidates, touched)] = coverage
+        else:
+            candidates, cand_coverage = touched, coverage
         if not len(candidates):
             return []
-        cand_coverage = np.zeros((len(candidates), n_passages))
-        at = np.searchsorted(touched, candidates)
-        known = at < len(touched)
-        known[known] = touched[at[known]] == candidates[known]
-        cand_coverage[known] = coverage[at[known]]
         passage_vectors = np.asarray(passage_vectors, np.float32)
         if cfg.dense_weight <= 0:
             cosine = np.zeros_like(cand_coverage)

@@ -32,7 +32,7 @@ class TopicQuery:
     def admits(self, text: str) -> bool:
         """The hard filters, on an article's title and text."""
         lowered = " ".join(text.lower().split())
-        if any(p not in lowered for p in self.phrases):
+        if any(not re.search(rf"(?<!\w){re.escape(p)}(?!\w)", lowered) for p in self.phrases):
             return False
         if self.excluded:
             present = set(tokenize(text))

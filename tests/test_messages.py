@@ -5,7 +5,7 @@ from index.store.base import ArticleHeader
 from index.topic_match import Topic
 from index.topics import parse_topic
 
-from bot.messages import alert_text, article_page, digest_texts, paginate, topics_text
+from bot.messages import alert_text, article_page, digest_parts, paginate, topics_text
 
 
 def item(n=1, title="Rates <cut> & more", quote="The bank said <b>no</b> & left.", url="https://x.example/a?b=1&c=2"):
@@ -26,11 +26,17 @@ def test_an_alert_never_links_a_non_web_url():
 
 def test_a_long_digest_is_split_between_items_under_the_limit():
     items = [item(n, quote="A long sentence about the rates. " * 15) for n in range(40)]
-    texts = digest_texts(items)
+    parts = digest_parts(items)
+    texts = [text for text, _ in parts]
     assert len(texts) > 1 and all(len(t) <= 4096 for t in texts)
     assert texts[0].startswith("📰 Your daily digest: 40 new articles")
-    assert sum(t.count("<blockquote>") for t in texts) == 40
-    assert all(t.count("<blockquote>") == t.count("</blockquote>") for t in texts)
+    assert [i.id for _, carried in parts for i in carried] == [i.id for i in items]
+    assert all(t.count("<blockquote>") == len(carried) == t.count("</blockquote>") for t, carried in parts)
+
+
+def test_a_very_long_title_is_shortened_so_an_alert_fits_one_message():
+    text = alert_text(item(title="Headline " * 2000, quote="Q " * 2000))
+    assert len(text) < 4096 and "…" in text
 
 
 def test_topic_lists_show_delivery_mute_and_a_changed_threshold():

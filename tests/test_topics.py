@@ -27,6 +27,7 @@ def test_quoted_phrases_are_required_verbatim_and_scored():
     assert q.terms == ("interest", "rate", "valdoria")
     assert q.admits("The bank held its Interest  Rate at 3.75 percent.")
     assert not q.admits("Rates of interest were held.")
+    assert not q.admits("The interest rates were held.")  # whole words: "rate" is not "rates"
 
 
 def test_a_lone_minus_or_unclosed_quote_is_read_as_a_word():

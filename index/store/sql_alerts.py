@@ -56,7 +56,8 @@ class SqlAlertsMixin:
         with self._write():
             self._run(
                 "INSERT INTO chats(chat_id, kind, title, active, updated_at) "
-                "SELECT ?, 'supergroup', title, 1, ? FROM chats WHERE chat_id=? ON CONFLICT(chat_id) DO NOTHING",
+                "SELECT ?, 'supergroup', title, 1, ? FROM chats WHERE chat_id=? "
+                "ON CONFLICT(chat_id) DO UPDATE SET active=1, reason=NULL",
                 (new_id, now_iso(), old_id),
             )
             self._run("UPDATE topics SET chat_id=? WHERE chat_id=? AND query NOT IN "
@@ -191,9 +192,12 @@ class SqlAlertsMixin:
                      "AND b.claimed_until>?)")
         else:
             ready = "o.status='pending' AND o.not_before<=?"
+        # the terminal chat's alerts are shown by the terminal, never sent to Telegram
+        chats = "c.kind<>'terminal'" if claimable else "1=1"
         return (
             "SELECT id FROM (SELECT o.id, o.delivery, ROW_NUMBER() OVER (PARTITION BY o.chat_id, o.delivery "
-            f"ORDER BY o.id) AS rank FROM outbox o JOIN chats c ON c.chat_id=o.chat_id WHERE c.active=1 AND {ready}) r "
+            f"ORDER BY o.id) AS rank FROM outbox o JOIN chats c ON c.chat_id=o.chat_id WHERE c.active=1 AND {chats} "
+            f"AND {ready}) r "
             "WHERE r.delivery='daily' OR r.rank<=? ORDER BY id LIMIT ?"
         )
 
