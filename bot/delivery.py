@@ -44,7 +44,6 @@ from .services import Services
 log = logging.getLogger(__name__)
 BATCH = 100
 PER_CHAT_INTERVAL_S = 1.0
-LEASE = timedelta(minutes=2)  # outlives any send with its retries; then another worker may take it
 PACED = "paced: one message a second per chat"
 
 
@@ -103,7 +102,8 @@ class AlertSender:
         if self._unmarked and not await self._mark(list(self._unmarked)):
             return False  # the store cannot take marks: sending more would only make more to mark
         now = datetime.now(timezone.utc)
-        items = await self._store(self.store.claim_alerts, self.worker, utc_iso(now), utc_iso(now + LEASE), BATCH)
+        lease = timedelta(seconds=self.s.config.alerts.claim_lease_s)
+        items = await self._store(self.store.claim_alerts, self.worker, utc_iso(now), utc_iso(now + lease), BATCH)
         if not items:
             return False
         by_chat: dict[int, list[OutboxItem]] = defaultdict(list)
@@ -115,9 +115,10 @@ class AlertSender:
 
     async def _send_one_message(self, chat_id: int, items: list[OutboxItem]) -> None:
         """Send one message's worth of the chat's claimed alerts; hand the rest back for later."""
-        wait = self._last_sent.get(chat_id, 0.0) + PER_CHAT_INTERVAL_S - time.monotonic()
-        if self._stopping or wait > 0:
-            await self._store(self.store.retry_alerts, [i.id for i in items], _later(1), PACED, False)
+        now = time.monotonic()
+        wait = max(self._last_sent.get(chat_id, 0.0) + PER_CHAT_INTERVAL_S, self._flood_until) - now
+        if self._stopping or wait > 0:  # hand them back: due again once this chat (or Telegram) allows
+            await self._store(self.store.retry_alerts, [i.id for i in items], _later(max(wait, 1.0)), PACED, False)
             return
         digest = [i for i in items if i.delivery == "daily"]
         if digest:

@@ -76,6 +76,7 @@ class AlertsConfig:
     check_seconds: float = 10.0  # how often the bot looks for articles saved by other processes
     max_attempts: int = 8  # sends of one alert before it is given up (network errors only)
     retry_base_s: float = 5.0  # first retry after a network error; doubles each time, an hour at most
+    claim_lease_s: float = 120.0  # a worker's claim on alerts it sends; a dead worker's claims expire
 
 
 @dataclass(frozen=True)
@@ -213,8 +214,8 @@ def _validate_alerts(a: AlertsConfig) -> None:
             raise ConfigError(f"alerts.{key} must be positive, got {getattr(a, key)}")
     if not 0 <= a.digest_hour_utc <= 23:
         raise ConfigError(f"alerts.digest_hour_utc must be 0..23, got {a.digest_hour_utc}")
-    if a.check_seconds <= 0 or a.retry_base_s <= 0:
-        raise ConfigError("alerts.check_seconds and alerts.retry_base_s must be positive")
+    if min(a.check_seconds, a.retry_base_s, a.claim_lease_s) <= 0:
+        raise ConfigError("alerts.check_seconds, retry_base_s and claim_lease_s must be positive")
 
 
 def _validate_telegram(t: TelegramConfig) -> None:

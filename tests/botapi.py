@@ -402,6 +402,7 @@ class LocalBotApi:
         self._webhook: JsonDict = {}
         self._blocked: set[int] = set()
         self._member_status: dict[tuple[int, int], str] = {}  # (chat, user) -> status; default "member"
+        self.latency_seconds: dict[str, float] = {}  # method -> how long each call of it takes
         self._migrated: dict[int, int] = {}
         self._faults = _Faults()
         self._in_flight = 0
@@ -668,6 +669,8 @@ class LocalBotApi:
         fault = self._pick_fault(method)
         if fault:
             return self._fault(method, params, *fault)
+        if self.latency_seconds.get(method):  # a slow network, so that work is caught mid-flight
+            time.sleep(self.latency_seconds[method])
         try:
             result = self._methods[method](params)
         except ApiError as error:
