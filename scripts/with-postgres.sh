@@ -14,7 +14,7 @@ BIN="$(pg_bin)"
 if [ -z "$BIN" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "with-postgres: installing Debian's PostgreSQL for the store tests…" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq postgresql >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq postgresql >/dev/null; }
+    apt-get install -y -qq postgresql >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
     BIN="$(pg_bin)"
 fi
 if [ -z "$BIN" ]; then
