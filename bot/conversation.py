@@ -74,6 +74,8 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not text:
         return
     s = services(context)
+    if not await s.within_limit(update):
+        return
     try:
         async with typing(update, context):
             answer = await s.run(s.engine.answer, text, now=date.today(), more=MORE_QUOTES)
@@ -116,6 +118,8 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     s = services(context)
     topic = " ".join(context.args or [])
     if topic:
+        if not await s.within_limit(update):
+            return
         async with typing(update, context):
             answer = await s.run(s.engine.answer, f"latest {topic}", now=date.today())
         await send_html(update.effective_message, render_html(answer))
@@ -177,6 +181,8 @@ async def timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     topic = " ".join(context.args or [])
     if not topic:
         await update.effective_message.reply_text("Which topic? e.g. /timeline rail strike")
+        return
+    if not await s.within_limit(update):
         return
     try:
         async with typing(update, context):

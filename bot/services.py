@@ -21,6 +21,8 @@ from telegram.ext import ContextTypes
 from index.config import Config
 from index.engine import Engine
 
+from .ratelimit import QuestionLimiter
+
 if TYPE_CHECKING:
     from .delivery import AlertSender
 
@@ -37,6 +39,18 @@ class Services:
     sender_task: asyncio.Task | None = None
     reindex_task: asyncio.Task | None = None
     stopping: threading.Event = field(default_factory=threading.Event)  # shutdown: long work stops early
+    limiter: QuestionLimiter | None = None
+
+    async def within_limit(self, update: Update) -> bool:
+        """False (after telling the user once) when the user asks faster than allowed."""
+        user = update.effective_user
+        if self.limiter is None or user is None or self.is_admin(update):
+            return True
+        verdict = self.limiter.check(user.id)
+        if not verdict.allowed and verdict.tell and update.effective_message is not None:
+            await update.effective_message.reply_text(
+                f"You are asking faster than I can answer well. Please wait {verdict.retry_in_s:.0f} s.")
+        return verdict.allowed
     background: set[asyncio.Task] = field(default_factory=set)
 
     async def run(self, fn: Callable[..., T], *args, **kwargs) -> T:

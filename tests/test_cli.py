@@ -241,3 +241,23 @@ def test_migrate_copies_a_store_and_refuses_a_non_empty_target(capsys, tmp_path,
     assert json.loads(capsys.readouterr().out)["articles"] == 1
     assert main(["migrate", "--from", db, "--to", target]) == 4
     assert "not empty" in capsys.readouterr().err
+
+
+def test_a_config_file_with_a_token_that_others_can_read_is_warned_about(tmp_path, caplog):
+    path = tmp_path / "newsbot.toml"
+    path.write_text('[telegram]\ntoken = "123:secret-value"\n')
+    path.chmod(0o644)
+    load_config(path, env={})
+    assert "other users may read it" in caplog.text and "secret-value" not in caplog.text
+    caplog.clear()
+    path.chmod(0o600)
+    load_config(path, env={})
+    assert "other users may read it" not in caplog.text
+
+
+def test_a_mistyped_secret_is_not_echoed_in_the_error(tmp_path):
+    path = tmp_path / "newsbot.toml"
+    path.write_text("[telegram]\ntoken = 123456789\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, env={})
+    assert "telegram.token: expected str" in str(error.value) and "123456789" not in str(error.value)

@@ -415,3 +415,17 @@ async def test_daily_alerts_arrive_as_one_digest(bot, api, engine):
     [digest] = [t for t in texts_to(api, USER) if "daily digest" in t]
     assert "4 new articles" in digest and digest.count("<blockquote>") == 4
     assert engine.store.outbox_counts()["sent"] == 4
+
+
+async def test_a_user_asking_too_fast_is_told_once_to_wait(api, engine):
+    engine.config = dataclasses.replace(engine.config, telegram=dataclasses.replace(engine.config.telegram,
+                                                                                   questions_per_minute=2))
+    async with running(engine, api):
+        for _ in range(2):
+            await reply_to(api, USER, "What happened at Port Alder harbour?", contains="<blockquote>")
+        refusal = await reply_to(api, USER, "And the rail strike?", contains="faster")
+        assert "Please wait" in refusal
+        api.push_message(USER, "And the ferry?")
+        await reply_to(api, ADMIN, "What happened at Port Alder harbour?", contains="<blockquote>")  # admins exempt
+        await asyncio.sleep(0.5)
+    assert len(texts_to(api, USER)) == 3  # two answers and one refusal: the fourth question got silence
