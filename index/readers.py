@@ -142,6 +142,8 @@ def _read_jsonl(path: Path, max_bytes: int) -> Iterator[RawDocument | Unreadable
                     yield record_to_document(record, origin, max_bytes)
                 except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                     yield Unreadable(f"{origin}: not valid JSON ({exc.__class__.__name__}: {exc})")
+                except RecursionError:
+                    yield Unreadable(f"{origin}: JSON nested too deeply to be an article")
                 except Unreadable as exc:
                     yield exc
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
@@ -167,6 +169,8 @@ def _read_json(data: bytes, origin: str, max_bytes: int) -> Iterator[RawDocument
         payload = json.loads(data.decode("utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise Unreadable(f"not valid JSON ({exc.__class__.__name__}: {exc}); truncated?") from exc
+    except RecursionError as exc:  # a hostile or broken export: [[[[… thousands deep
+        raise Unreadable("JSON nested too deeply to be an article export") from exc
     if isinstance(payload, dict):
         for key in ("articles", "items", "data", "results"):
             if isinstance(payload.get(key), list):
