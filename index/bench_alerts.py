@@ -183,9 +183,9 @@ def _p(seconds: list[float], q: float) -> float | None:
     return round(float(np.percentile(seconds, q)) * 1000, 3) if seconds else None
 
 
-def _timed(call: Callable[[], object]) -> tuple[float, object]:
+def _timed(call: Callable[..., object], *args) -> tuple[float, object]:
     started = time.perf_counter()
-    out = call()
+    out = call(*args)
     return time.perf_counter() - started, out
 
 
@@ -213,7 +213,7 @@ def measure_alerts(config: Config, table, corpus_store, questions: Sequence[str]
         log(f"bench: alert matching against {n:,} topics…")
         topics = [Topic(id=i, chat_id=i, query=q) for i, q in enumerate(queries[:n])]
         matcher = TopicMatcher(topics, vectors[:n], config.retrieval, config.alerts.threshold)
-        idf_s, idf = _timed(lambda: bm25.term_weights(matcher.vocab))
+        idf_s, idf = _timed(bm25.term_weights, matcher.vocab)
         tokens = [[tokenize(t) for t in ts] for ts in texts]
         for i in range(min(3, len(articles))):  # warm-up (caches filled on the first call)
             matcher.match(seq, tokens[i], passage_vectors[i], idf, full_texts[i])
@@ -227,19 +227,18 @@ def measure_alerts(config: Config, table, corpus_store, questions: Sequence[str]
             ended = time.perf_counter()
             whole.append(ended - started)
             match.append(ended - tokenized)
-            seconds, theirs = _timed(lambda: brute_force(matcher, seq, tokens[i], passage_vectors[i], idf,
-                                                         full_texts[i]))
+            seconds, theirs = _timed(brute_force, matcher, seq, tokens[i], passage_vectors[i], idf, full_texts[i])
             brute.append(seconds)
-            floor.append(_timed(lambda: matcher.vectors @ passage_vectors[i].T)[0])
-            loop.append(_timed(lambda: per_topic_loop(loop_topics, vectors[: len(loop_topics)], tokens[i],
-                                                      passage_vectors[i], idf, matcher))[0] * n / len(loop_topics))
+            floor.append(_timed(np.matmul, matcher.vectors, passage_vectors[i].T)[0])
+            loop.append(_timed(per_topic_loop, loop_topics, vectors[: len(loop_topics)], tokens[i],
+                               passage_vectors[i], idf, matcher)[0] * n / len(loop_topics))
             hits.append(len(found))
             agree.append(sorted(m.topic.id for m in found) == sorted(theirs))
             rows = [matcher.vocab[t] for t in {t for p in tokens[i] for t in p} if t in matcher.vocab]
             touched.append(int(np.count_nonzero(matcher.incidence[:, rows].getnnz(axis=1))) if rows else 0)
         low = dataclasses.replace(config.alerts, threshold=LOW_THRESHOLD)
         low_matcher = TopicMatcher(topics, vectors[:n], config.retrieval, low.threshold)
-        low_times = [_timed(lambda: low_matcher.match(seq, tokens[i], passage_vectors[i], idf, full_texts[i]))[0]
+        low_times = [_timed(low_matcher.match, seq, tokens[i], passage_vectors[i], idf, full_texts[i])[0]
                      for i in range(len(articles))]
         out[str(n)] = {
             "topics": n, "articles": len(articles), "p50_ms": _p(whole, 50), "p95_ms": _p(whole, 95),

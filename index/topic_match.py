@@ -46,6 +46,15 @@ def fuse(coverage: np.ndarray, cosine: np.ndarray, config: RetrievalConfig) -> n
     return (config.bm25_weight * coverage + config.dense_weight * np.maximum(cosine, 0.0)) / total
 
 
+def _fuse_into(cosine: np.ndarray, coverage: np.ndarray, config: RetrievalConfig) -> np.ndarray:
+    """fuse() in float32, overwriting `cosine` (large arrays: no temporaries of their size)."""
+    total = config.bm25_weight + config.dense_weight
+    np.maximum(cosine, 0.0, out=cosine)
+    cosine *= np.float32(config.dense_weight / total)
+    cosine += np.float32(config.bm25_weight / total) * coverage
+    return cosine
+
+
 def corpus_scores(index: SearchIndex, query: TopicQuery, vector: np.ndarray,
                   config: RetrievalConfig) -> dict[int, tuple[float, int]]:
     """{article seq: (score, best passage)} for every article with any similarity to the topic."""
@@ -74,10 +83,20 @@ class TopicMatcher:
     exceeds 1. So the coverage of the topics sharing a term with the article comes first (a sparse
     product over those terms' columns), and cosines are computed only for the topics that can still
     reach their threshold: with the default threshold 0.6 and equal weights, a topic needs a
-    coverage of 0.2 at least. The result is exactly that of scoring every topic; only topics at a
-    threshold low enough to match on meaning alone are always checked by cosine."""
+    coverage of 0.2 at least. Topics at a threshold low enough to match on meaning alone are
+    always candidates.
 
-    SLACK = 1e-4  # a unit vector's float32 cosine can exceed 1 by rounding
+    Many topics still share a word with a long article, so candidates pass a second, cheaper
+    test before their full cosine: with U the BASIS_RANK main directions of the topic vectors,
+    cos(t, p) <= (Uᵀt)·(Uᵀp) + |t − UUᵀt|·|p − UUᵀp| (Cauchy–Schwarz on the remainder), a product
+    of BASIS_RANK dimensions instead of 384. A topic whose bound stays below what its cosine must
+    reach on every passage cannot match. Both tests only skip topics that cannot reach their
+    threshold: the matches are exactly those of scoring every topic on every passage."""
+
+    SLACK = 1e-3  # float32 rounding in cosines and bounds: never skip a topic within this of its threshold
+    BASIS_RANK = 64
+    BASIS_SAMPLE = 20_000  # topic vectors the basis is computed from (any orthonormal basis is valid)
+    BOUND_FROM = 20_000  # (candidate topics × passages) from which the bound pays for itself
 
     def __init__(self, topics: Sequence[Topic], vectors: np.ndarray, config: RetrievalConfig,
                  default_threshold: float):
@@ -109,7 +128,37 @@ class TopicMatcher:
                               if bm25_w > 0 else np.where(self.thresholds * total <= dense_w * (1.0 + self.SLACK),
                                                           -np.inf, np.inf))
         self._always = np.flatnonzero(self._min_coverage <= 0)
+        self._basis, self._low, self._rest = self._low_rank(self.vectors)
         self._weights_of: tuple[object, np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def _low_rank(cls, vectors: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """(U: dimension × rank orthonormal, vectors·U, norm of each vector's remainder)."""
+        if vectors.ndim != 2 or vectors.shape[1] <= cls.BASIS_RANK or len(vectors) < cls.BASIS_RANK:
+            return None, np.zeros((len(vectors), 0), np.float32), np.zeros(len(vectors), np.float32)
+        step = max(1, len(vectors) // cls.BASIS_SAMPLE)
+        sample = vectors[::step].astype(np.float64)
+        _, eigenvectors = np.linalg.eigh(sample.T @ sample)  # ascending eigenvalues
+        basis = np.ascontiguousarray(eigenvectors[:, ::-1][:, : cls.BASIS_RANK], dtype=np.float32)
+        low = np.ascontiguousarray(vectors @ basis)
+        rest = np.sqrt(np.maximum(np.einsum("ij,ij->i", vectors, vectors) - np.einsum("ij,ij->i", low, low), 0.0))
+        return basis, low, rest.astype(np.float32)
+
+    def _bounded(self, candidates: np.ndarray, coverage: np.ndarray, passage_vectors: np.ndarray) -> np.ndarray:
+        """Which candidates' cosine bound reaches, on some passage, what their cosine must reach."""
+        cfg = self.config
+        total = cfg.bm25_weight + cfg.dense_weight
+        low_p = passage_vectors @ self._basis
+        rest_p = np.sqrt(np.maximum(np.einsum("ij,ij->i", passage_vectors, passage_vectors)
+                                    - np.einsum("ij,ij->i", low_p, low_p), 0.0))
+        bound = self._low[candidates] @ low_p.T
+        bound += self._rest[candidates, None] * rest_p[None, :]
+        np.maximum(bound, 0.0, out=bound)  # the score counts max(cosine, 0)
+        # cosine needed: (t·total − bm25_weight·coverage) / dense_weight, less the slack
+        bound *= np.float32(cfg.dense_weight)
+        bound += np.float32(cfg.bm25_weight) * coverage
+        need = (self.thresholds[candidates] * total - self.SLACK * cfg.dense_weight).astype(np.float32)
+        return (bound >= need[:, None]).any(axis=1)
 
     def _weights(self, idf: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
         """Each vocabulary term's weight and 1 / each topic's total weight (0 where it has none);
@@ -118,9 +167,9 @@ class TopicMatcher:
         cached = self._weights_of
         if cached is not None and cached[0] is idf:
             return cached[1], cached[2]
-        weights = np.fromiter((max(idf.get(t, 0.0), 0.0) for t in self._terms), np.float64, len(self._terms))
-        totals = self.incidence @ weights
-        inverse = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
+        weights = np.fromiter((max(idf.get(t, 0.0), 0.0) for t in self._terms), np.float32, len(self._terms))
+        totals = self.incidence @ weights.astype(np.float64)
+        inverse = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0).astype(np.float32)
         self._weights_of = (idf, weights, inverse)
         return weights, inverse
 
@@ -146,10 +195,10 @@ class TopicMatcher:
                     cell_passages.append(j)
         live = (self.since < seq) & ~self.muted
         touched = np.zeros(0, np.int64)
-        coverage = np.zeros((0, n_passages))
+        coverage = np.zeros((0, n_passages), np.float32)
         if columns:
             cols = np.fromiter(columns, np.int64, len(columns))
-            presence = np.zeros((len(cols), n_passages))
+            presence = np.zeros((len(cols), n_passages), np.float32)
             presence[cell_rows, cell_passages] = 1.0
             sub = self._by_term[:, cols].tocsr()
             touched = np.flatnonzero(np.diff(sub.indptr))
@@ -160,20 +209,27 @@ class TopicMatcher:
         always = self._always[live[self._always]]  # thresholds low enough to match on meaning alone
         if len(always):
             candidates = np.union1d(touched, always)
-            cand_coverage = np.zeros((len(candidates), n_passages))
+            cand_coverage = np.zeros((len(candidates), n_passages), np.float32)
             cand_coverage[np.searchsorted(candidates, touched)] = coverage
         else:
             candidates, cand_coverage = touched, coverage
         if not len(candidates):
             return []
         passage_vectors = np.asarray(passage_vectors, np.float32)
+        many = len(candidates) * 2 > len(self.topics)  # most topics: one full product beats gathering rows
+        if (cfg.dense_weight > 0 and self._basis is not None and not many
+                and len(candidates) * n_passages >= self.BOUND_FROM):
+            keep = self._bounded(candidates, cand_coverage, passage_vectors)
+            candidates, cand_coverage = candidates[keep], cand_coverage[keep]
+            if not len(candidates):
+                return []
         if cfg.dense_weight <= 0:
             cosine = np.zeros_like(cand_coverage)
-        elif len(candidates) * 2 > len(self.topics):  # most topics: one product beats gathering rows
+        elif many:
             cosine = (self.vectors @ passage_vectors.T)[candidates]
         else:
             cosine = self.vectors[candidates] @ passage_vectors.T
-        scores = fuse(cand_coverage, cosine.astype(np.float64), cfg)
+        scores = _fuse_into(cosine, cand_coverage, cfg)
         best_passage = scores.argmax(axis=1)
         best = scores[np.arange(len(candidates)), best_passage]
         hits = np.flatnonzero(best >= self.thresholds[candidates])

@@ -50,7 +50,8 @@ def _positive(value) -> bool:
 
 
 def test_report_has_the_documented_keys_with_positive_numbers(eval_dir, embedder):
-    options = bench.BenchOptions(sizes=(500,), questions=20, ingest_articles=1, reindex_articles=30)
+    options = bench.BenchOptions(sizes=(500,), questions=20, ingest_articles=1, reindex_articles=30,
+                                 alert_topics=(300,), alert_articles=4)
     report = bench.run_benchmark(Config(), eval_dir, options, embedder=embedder)
 
     json.dumps(report)  # what `newsbot bench --json` writes
@@ -70,8 +71,14 @@ def test_report_has_the_documented_keys_with_positive_numbers(eval_dir, embedder
     assert _positive(report["ingest"]["encoder_tokens_per_s"])
     assert _positive(report["reindex_s"]) and report["reindex_articles"] == 30
     assert _positive(report["query_embedding_ms"])
-    assert report["alert_match_ms"] is None and "not implemented" in report["alert_match_note"]
-    assert len(report["targets"]) == 6
+    alerts = report["alert_match_ms"]["300"]
+    for key in ("p50_ms", "p95_ms", "match_p50_ms", "brute_force_p50_ms", "dense_floor_p50_ms",
+                "per_topic_loop_p50_ms", "low_threshold_p50_ms"):
+        assert _positive(alerts[key]), (key, alerts[key])
+    assert alerts["topics"] == 300 and alerts["articles"] == 4
+    assert alerts["same_hits_as_brute_force"] == 1.0
+    assert "random unit vectors" in report["alert_match_note"]
+    assert len(report["targets"]) == 7
     table = bench.format_report(report)
     assert "vs bm25s" in table and "vs rank-bm25" in table and "targets" in table
 
