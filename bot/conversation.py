@@ -10,7 +10,7 @@ from datetime import date
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
 from index.answers import Answer
@@ -26,14 +26,27 @@ MORE_QUOTES = 6  # held back per answer for the "More" button
 KEPT_ANSWERS = 20  # answers per chat whose further quotes are kept for "More"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 TYPING_EVERY_S = 4.0
+REPLY_ATTEMPTS = 3
+REPLY_RETRY_S = 0.5
 
 
 async def send_html(message: Message, texts: list[str], markup: InlineKeyboardMarkup | None = None) -> None:
-    """Reply with each text in turn; the buttons go under the last one."""
+    """Reply with each text in turn; the buttons go under the last one. A network error is retried
+    a couple of times (flood control is the rate limiter's): an answer worked out is worth a retry,
+    and a timed-out reply that did arrive is only a repeated answer."""
     for i, text in enumerate(texts):
         last = i == len(texts) - 1
-        await message.reply_html(text, link_preview_options=NO_PREVIEW, reply_markup=markup if last else None,
-                                 do_quote=False)
+        for attempt in range(1, REPLY_ATTEMPTS + 1):
+            try:
+                await message.reply_html(text, link_preview_options=NO_PREVIEW,
+                                         reply_markup=markup if last else None, do_quote=False)
+                break
+            except BadRequest:  # a NetworkError subclass in python-telegram-bot, but final
+                raise
+            except NetworkError:
+                if attempt == REPLY_ATTEMPTS:
+                    raise
+                await asyncio.sleep(REPLY_RETRY_S * attempt)
 
 
 async def _typing(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -38,6 +38,7 @@ class Services:
     sender: AlertSender | None = None
     sender_task: asyncio.Task | None = None
     reindex_task: asyncio.Task | None = None
+    refresh_task: asyncio.Task | None = None
     stopping: threading.Event = field(default_factory=threading.Event)  # shutdown: long work stops early
     limiter: QuestionLimiter | None = None
 

@@ -144,8 +144,19 @@ async def start_services(app: Application) -> None:
 
 
 async def _check_new_articles(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Start a catch-up unless one is running: under load a catch-up can outlast the interval,
+    and the next tick must neither queue up behind it nor count as a missed job."""
     s: Services = context.application.bot_data[KEY]
-    indexed, alerts = await s.run(s.engine.refresh)
+    if s.refresh_task is None or s.refresh_task.done():
+        s.refresh_task = s.spawn(_refresh(s))
+
+
+async def _refresh(s: Services) -> None:
+    try:
+        indexed, alerts = await s.run(s.engine.refresh)
+    except Exception:  # noqa: BLE001 - logged; the next tick tries again
+        log.exception("catching up with the store failed")
+        return
     if indexed or alerts:
         log.info("caught up %d article(s), recorded %d alert(s)", indexed, alerts)
     if alerts:
@@ -157,7 +168,7 @@ async def _watch_folder(context: ContextTypes.DEFAULT_TYPE) -> None:
     report = await s.run(s.engine.ingest, [s.config.telegram.watch_folder])
     if report.added:
         log.info("watched folder: %d new article(s)", len(report.added))
-        await _check_new_articles(context)
+        await _refresh(s)
 
 
 async def stop_services(app: Application) -> None:
