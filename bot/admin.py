@@ -36,7 +36,9 @@ def admin_only(handler):
         s = services(context)
         if not s.is_admin(update):
             user = update.effective_user
-            command = (update.effective_message.text or "").split(maxsplit=1)[0][:40] if update.effective_message else "?"
+            message = update.effective_message
+            words = (message.text or "").split(maxsplit=1) if message else []
+            command = words[0][:40] if words else "(a file or forwarded post)"
             log.warning("refused admin command %s from user %s", command, user.id if user else "unknown")
             if update.effective_message:
                 await update.effective_message.reply_text("Sorry, that command is only for the bot's admins.")

@@ -429,3 +429,14 @@ async def test_a_user_asking_too_fast_is_told_once_to_wait(api, engine):
         await reply_to(api, ADMIN, "What happened at Port Alder harbour?", contains="<blockquote>")  # admins exempt
         await asyncio.sleep(0.5)
     assert len(texts_to(api, USER)) == 3  # two answers and one refusal: the fourth question got silence
+
+
+async def test_a_file_from_someone_else_is_refused_and_their_forwarded_text_is_a_question(bot, api, engine, caplog):
+    articles = engine.store.stats()["articles"]
+    api.push_document(USER, USER, "story.txt", b"Harbour pilots strike\n\nPilots in Port Alder began a strike.")
+    await api.wait_for(lambda: any("only for the bot's admins" in t for t in texts_to(api, USER)))
+    origin = {"type": "user", "date": 1795000000, "sender_user": {"id": 9, "is_bot": False, "first_name": "Eve"}}
+    answer = await reply_to(api, USER, "What happened at Port Alder harbour?", contains="<blockquote>",
+                            forward_origin=origin)
+    assert answer and engine.store.stats()["articles"] == articles
+    assert f"from user {USER}" in caplog.text

@@ -1,0 +1,171 @@
+"""200 chats asking questions at once against a ~45k-article store, through the real bot and the
+local Bot API server. Prints a JSON report (README: Reliability).
+
+    .venv/bin/python scripts/load_test.py [--chats 200] [--think 20] [--seconds 90]
+
+Latency is measured from the moment an update is available to the bot to the moment the bot's
+reply reaches the Bot API server (the Telegram network itself excluded). First one user asks
+questions one after another (the single-user baseline), then every chat asks, waits for its
+answer, thinks for an exponentially distributed time (mean --think seconds) and asks again; with
+--think 0 every chat asks again at once, which measures the saturation point instead.
+
+The store is built once in ~/.cache/newsbot/load/ from ../shared/eval (news and Reuters articles).
+Passages the evaluation cache has embedded keep their real vectors; the rest get random unit
+vectors (embedding all ~45k articles would take hours on 2 cores): latency depends on the number
+of vectors, not on their values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import numpy as np  # noqa: E402
+
+from index.bench import fill_corpus_store  # noqa: E402
+from index.config import Config, ModelConfig, StoreConfig, TelegramConfig  # noqa: E402
+from index.embedding import Embedder, text_hash  # noqa: E402
+from index.engine import Engine  # noqa: E402
+from index.evaluation import load_questions  # noqa: E402
+from index.search_index import passage_text  # noqa: E402
+from index.store import open_store  # noqa: E402
+
+CACHE = Path(os.environ.get("NEWSBOT_CACHE", Path.home() / ".cache" / "newsbot"))
+EVAL = ROOT.parent / "shared" / "eval"
+
+
+def build_store(db: Path, embedder: Embedder) -> None:
+    if db.exists():
+        return
+    print("building the load-test store (once)…", file=sys.stderr)
+    with open_store(db) as store:
+        fill_corpus_store(store, EVAL, 120, min_passages=10**9, min_articles=10**9, max_file_bytes=20_000_000)
+        hashes, last = [], 0
+        while batch := store.articles_after(last, limit=1000):
+            hashes += [text_hash(passage_text(a, p.index, True)) for a in batch for p in a.passages]
+            last = batch[-1].seq
+        real: dict[str, np.ndarray] = {}
+        for pool in ("pool_standard", "pool_quick"):
+            cached = CACHE / "eval" / f"{pool}.db"
+            if cached.exists():
+                with open_store(cached) as source:
+                    real.update(source.get_vectors(embedder.key, [h for h in hashes if h not in real]))
+        missing = [h for h in hashes if h not in real]
+        rng = np.random.default_rng(3)
+        noise = rng.normal(size=(len(missing), 384)).astype(np.float32)
+        noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+        store.put_vectors(embedder.key, list(real.items()))
+        store.put_vectors(embedder.key, zip(missing, noise, strict=True))
+        print(f"{store.stats()['articles']:,} articles, {len(hashes):,} passages ({len(real):,} real vectors)",
+              file=sys.stderr)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)) * 1000, 1) if values else None
+
+
+async def measure(engine, questions: list[str], chats: int, think_s: float, seconds: float,
+                  baseline_questions: int) -> dict:
+    from botapi import LocalBotApi
+
+    from bot.telegram_app import build_application, start_services, stop_services
+
+    with LocalBotApi(token="66:load") as api:
+        engine.config = Config(store=engine.config.store, model=engine.config.model,
+                               telegram=TelegramConfig(token=api.token, base_url=api.base_url, questions_per_minute=0))
+        app = build_application(engine, engine.config, timeout_s=30.0)
+        await app.initialize()
+        await start_services(app)
+        await app.updater.start_polling(poll_interval=0.0, timeout=1)
+        await app.start()
+        try:
+            async def ask(chat: int, question: str) -> float | None:
+                before = len(api.calls_to("sendMessage", chat))
+                pushed = time.time()
+                api.push_message(chat, question)
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    replies = api.calls_to("sendMessage", chat)[before:]
+                    if replies:
+                        return replies[-1].at - pushed if replies[0].status == 200 else None
+                    await asyncio.sleep(0.005)
+                return None
+
+            baseline = [await ask(1, questions[i % len(questions)]) for i in range(baseline_questions)]
+            rng = random.Random(5)
+            latencies: list[float] = []
+            errors = 0
+            stop_at = time.monotonic() + seconds
+
+            async def chat_loop(chat: int) -> None:
+                nonlocal errors
+                await asyncio.sleep(rng.uniform(0, think_s or 0.5))
+                while time.monotonic() < stop_at:
+                    latency = await ask(chat, rng.choice(questions))
+                    if latency is None:
+                        errors += 1
+                    else:
+                        latencies.append(latency)
+                    if think_s:
+                        await asyncio.sleep(rng.expovariate(1 / think_s))
+
+            started = time.monotonic()
+            await asyncio.gather(*(chat_loop(1000 + c) for c in range(chats)))
+            elapsed = time.monotonic() - started
+        finally:
+            await app.updater.stop()
+            await app.stop()
+            await stop_services(app)
+            await app.shutdown()
+    single = [b for b in baseline if b is not None]
+    p95_single, p95_load = percentile(single, 95), percentile(latencies, 95)
+    return {
+        "chats": chats, "think_s": think_s, "questions": len(latencies) + errors, "errors": errors,
+        "questions_per_s": round(len(latencies) / elapsed, 2),
+        "single_user_ms": {"p50": percentile(single, 50), "p95": p95_single},
+        "load_ms": {"p50": percentile(latencies, 50), "p95": p95_load, "p99": percentile(latencies, 99)},
+        "p95_ratio": round(p95_load / p95_single, 2) if p95_single and p95_load else None,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chats", type=int, default=200)
+    parser.add_argument("--think", type=float, default=20.0, help="mean seconds a chat waits between questions")
+    parser.add_argument("--seconds", type=float, default=90.0)
+    parser.add_argument("--baseline", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (questions run 4 at a time)")
+    args = parser.parse_args()
+    if not (EVAL / "articles.jsonl.gz").exists():
+        print(f"no eval data in {EVAL}", file=sys.stderr)
+        return 2
+    import torch
+
+    torch.set_num_threads(args.threads)
+    embedder = Embedder(ModelConfig(threads=args.threads))
+    db = CACHE / "load" / "store.db"
+    build_store(db, embedder)
+    questions = [q.question for q in load_questions(EVAL)]
+    engine = Engine(Config(store=StoreConfig(path=str(db)), model=ModelConfig(threads=args.threads)), embedder=embedder)
+    try:
+        engine.open_index()
+        stats = engine.store.stats()
+        report = asyncio.run(measure(engine, questions, args.chats, args.think, args.seconds, args.baseline))
+    finally:
+        engine.close()
+    report = {"articles": stats["articles"], "passages": stats["passages"], **report}
+    print(json.dumps(report, indent=2))
+    return 0 if report["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
