@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import html
 import logging
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from telegram import Message, Update
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
 import logging
 import sqlite3
 import sys
 from collections.abc import Callable
+from datetime import date
 
 from index.config import Config, ConfigError, load_config, validate, with_store_path
 from index.engine import Engine

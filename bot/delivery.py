@@ -192,4 +192,5 @@ class AlertSender:
             log.warning("alert(s) %s given up after %d attempts: %s", ids, attempts, error)
             await self._store(self.store.fail_alerts, ids, error)
             return
-        await self._store(self.store.retry_alerts, ids, _later(retry_delay(attempts, self.s.config.alerts.retry_base_s)), error)
+        delay = retry_delay(attempts, self.s.config.alerts.retry_base_s)
+        await self._store(self.store.retry_alerts, ids, _later(delay), error)

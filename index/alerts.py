@@ -21,9 +21,9 @@ from .outbox import Alert, next_digest, utc_iso
 from .retrieval import ArticleHit
 from .search_index import IndexManager, passage_text
 from .sentence_choice import QuestionTerms, lede_prior, sentence_scores
+from .tokenize import tokenize
 from .topic_match import Topic, TopicMatch, TopicMatcher
 from .topics import DELIVERIES, TopicError, TopicQuery, parse_topic
-from .tokenize import tokenize
 
 MATCH_BATCH = 200
 THRESHOLD_STEP = 0.05

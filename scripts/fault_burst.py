@@ -26,7 +26,6 @@ def main() -> int:
     args = parser.parse_args()
 
     import torch
-
     from conftest import engine_at
     from fault_burst import burst
 

@@ -1,11 +1,10 @@
 """The bot's own texts: alerts, digests, topic lists and article pages escape what they quote."""
 
+from bot.messages import alert_text, article_page, digest_parts, paginate, topics_text
 from index.outbox import OutboxItem
 from index.store.base import ArticleHeader
 from index.topic_match import Topic
 from index.topics import parse_topic
-
-from bot.messages import alert_text, article_page, digest_parts, paginate, topics_text
 
 
 def item(n=1, title="Rates <cut> & more", quote="The bank said <b>no</b> & left.", url="https://x.example/a?b=1&c=2"):

@@ -104,9 +104,9 @@ class PostgresStore(SqlStore):
     def restart_identities(self) -> None:
         with self._write():
             for table, column in (("articles", "seq"), ("topics", "id"), ("outbox", "id")):
-                self._db.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
-                    f"GREATEST((SELECT MAX({column}) FROM {table}), 1), (SELECT MAX({column}) FROM {table}) IS NOT NULL)")
+                top = f"(SELECT MAX({column}) FROM {table})"
+                self._db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                                 f"GREATEST({top}, 1), {top} IS NOT NULL)")
 
     # -- maintenance ----------------------------------------------------------------------
     def integrity_check(self) -> list[str]:
