@@ -77,17 +77,12 @@ async def measure(engine, questions: list[str], chats: int, think_s: float, seco
                   baseline_questions: int) -> dict:
     from botapi import LocalBotApi
 
-    from bot.telegram_app import build_application, start_services, stop_services
+    from bot_harness import running
 
     with LocalBotApi(token="66:load") as api:
         engine.config = Config(store=engine.config.store, model=engine.config.model,
                                telegram=TelegramConfig(token=api.token, base_url=api.base_url, questions_per_minute=0))
-        app = build_application(engine, engine.config, timeout_s=30.0)
-        await app.initialize()
-        await start_services(app)
-        await app.updater.start_polling(poll_interval=0.0, timeout=1)
-        await app.start()
-        try:
+        async with running(engine, timeout_s=30.0):
             async def ask(chat: int, question: str) -> float | None:
                 before = len(api.calls_to("sendMessage", chat))
                 pushed = time.time()
@@ -121,11 +116,6 @@ async def measure(engine, questions: list[str], chats: int, think_s: float, seco
             started = time.monotonic()
             await asyncio.gather(*(chat_loop(1000 + c) for c in range(chats)))
             elapsed = time.monotonic() - started
-        finally:
-            await app.updater.stop()
-            await app.stop()
-            await stop_services(app)
-            await app.shutdown()
     single = [b for b in baseline if b is not None]
     p95_single, p95_load = percentile(single, 95), percentile(latencies, 95)
     return {

@@ -12,12 +12,11 @@ import logging
 import resource
 import time
 from collections import Counter
-from contextlib import asynccontextmanager
 
+from bot_harness import running
 from botapi import LocalBotApi
 from conftest import demo_documents
 
-from bot.telegram_app import build_application, start_services, stop_services
 from index.config import AlertsConfig, TelegramConfig
 
 RAIL = ("demo-019", "demo-020", "demo-023", "demo-024", "demo-025")
@@ -36,22 +35,6 @@ class FailedUpdates(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.name == "bot.telegram_app" and "failed" in record.getMessage():
             self.count += 1
-
-
-@asynccontextmanager
-async def _running(engine):
-    app = build_application(engine, engine.config, timeout_s=5.0)
-    await app.initialize()
-    await start_services(app)
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    await app.start()
-    try:
-        yield app
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await stop_services(app)
-        await app.shutdown()
 
 
 def rss_mb() -> float:
@@ -77,7 +60,7 @@ async def burst(engine, questions: int, chats: int, fault_rate: float, seed: int
             alerts=AlertsConfig(check_seconds=0.5, retry_base_s=0.2, max_attempts=50))
         started = time.monotonic()
         rss_before = rss_mb()
-        async with _running(engine):
+        async with running(engine, timeout_s=5.0):
             api.fault_rate(fault_rate, seed=seed)
             for n in range(questions):
                 api.push_message(100_000 + n % users, QUESTIONS[n % len(QUESTIONS)])

@@ -19,10 +19,16 @@ from bot.runner import RedactSecrets
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_newsbot_run_answers_over_the_bot_api_and_stops_cleanly_on_sigterm(tmp_path, demo_engine):
+def demo_store_copy(tmp_path: Path, demo_engine) -> Path:
+    """The demo store, vectors and all (an SQLite backup: a file copy would miss the WAL)."""
     store = tmp_path / "bot.db"
     with sqlite3.connect(demo_engine.store.path) as source, sqlite3.connect(store) as copy:
-        source.backup(copy)  # the demo store, vectors and all (a file copy would miss the WAL)
+        source.backup(copy)
+    return store
+
+
+def test_newsbot_run_answers_over_the_bot_api_and_stops_cleanly_on_sigterm(tmp_path, demo_engine):
+    store = demo_store_copy(tmp_path, demo_engine)
     shutil.copytree(f"{demo_engine.store.path}.index", f"{store}.index")
     with LocalBotApi(token="98765:SECRET-token-value") as api:
         config = tmp_path / "newsbot.toml"
@@ -97,9 +103,7 @@ def test_webhook_mode_registers_the_webhook_and_answers_posted_updates(tmp_path,
 
     import httpx
 
-    store = tmp_path / "bot.db"
-    with sqlite3.connect(demo_engine.store.path) as source, sqlite3.connect(store) as copy:
-        source.backup(copy)
+    store = demo_store_copy(tmp_path, demo_engine)
     port = _free_port()
     with LocalBotApi(token="55:hook-token") as api:
         config = tmp_path / "newsbot.toml"

@@ -8,14 +8,13 @@ import dataclasses
 import html
 import re
 import threading
-from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from bot_harness import running
 from botapi import LocalBotApi
 from conftest import demo_documents
 
-from bot.telegram_app import build_application, start_services, stop_services
 from index.config import AlertsConfig, Config, TelegramConfig
 from index.models import RawDocument
 
@@ -46,26 +45,9 @@ def engine(api, fresh_engine):
     return engine
 
 
-@asynccontextmanager
-async def running(engine, api, **options):
-    """The bot as `newsbot run` starts it: initialise, post_init, poll; stopped in reverse."""
-    app = build_application(engine, engine.config, timeout_s=10.0, **options)
-    await app.initialize()
-    await start_services(app)
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    await app.start()
-    try:
-        yield app
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await stop_services(app)
-        await app.shutdown()
-
-
 @pytest.fixture
 async def bot(engine, api):
-    async with running(engine, api) as app:
+    async with running(engine) as app:
         yield app
 
 
@@ -193,9 +175,9 @@ async def test_an_alert_recorded_before_a_restart_is_sent_once_after_it(engine, 
     engine.alerts.subscribe(USER, "rail strike")
     engine.save_documents(demo_documents({"demo-020"}))
     assert engine.refresh()[1] == 1  # recorded, never sent: the process died here
-    async with running(engine, api):
+    async with running(engine):
         await api.wait_for(lambda: any("New on" in t for t in texts_to(api, USER)))
-    async with running(engine, api):  # and a second restart sends nothing again
+    async with running(engine):  # and a second restart sends nothing again
         await asyncio.sleep(1.0)
     assert sum("New on" in t for t in texts_to(api, USER)) == 1
     assert engine.store.outbox_counts() == {"pending": 0, "sending": 0, "sent": 1, "failed": 0, "dropped": 0}
@@ -323,7 +305,7 @@ async def test_save_refuses_private_addresses_unless_allowed(api, engine):
     strict = dataclasses.replace(engine.config, telegram=dataclasses.replace(engine.config.telegram,
                                                                              allow_private_urls=False))
     engine.config = strict
-    async with running(engine, api):
+    async with running(engine):
         reply = await reply_to(api, ADMIN, "/save http://127.0.0.1:9/secret", contains="Not saved")
     assert "private or local address" in reply
 
@@ -374,7 +356,7 @@ async def test_ingest_reads_the_watched_folder(api, engine, tmp_path):
     (folder / "broken.json").write_text("{not json")
     engine.config = dataclasses.replace(engine.config, telegram=dataclasses.replace(engine.config.telegram,
                                                                                    watch_folder=str(folder)))
-    async with running(engine, api):
+    async with running(engine):
         api.push_message(ADMIN, "/ingest")
         await api.wait_for(lambda: any("Saved 1 new" in c.params.get("text", "")
                                        for c in api.calls_to("editMessageText", ADMIN)))
@@ -384,7 +366,7 @@ async def test_ingest_reads_the_watched_folder(api, engine, tmp_path):
 
 async def test_flood_control_reaching_the_sender_waits_and_sends_once(api, engine):
     engine.alerts.subscribe(USER, "rail strike")
-    async with running(engine, api, rate_limit_retries=0):  # RetryAfter reaches the outbox sender itself
+    async with running(engine, rate_limit_retries=0):  # RetryAfter reaches the outbox sender itself
         api.fail_next("sendMessage", "429", count=1, retry_after=1)
         await asyncio.to_thread(engine.save_documents, demo_documents({"demo-023"}))
         await api.wait_for(lambda: any("New on" in t for t in texts_to(api, USER)), timeout=20)
@@ -420,7 +402,7 @@ async def test_daily_alerts_arrive_as_one_digest(bot, api, engine):
 async def test_a_user_asking_too_fast_is_told_once_to_wait(api, engine):
     engine.config = dataclasses.replace(engine.config, telegram=dataclasses.replace(engine.config.telegram,
                                                                                    questions_per_minute=2))
-    async with running(engine, api):
+    async with running(engine):
         for _ in range(2):
             await reply_to(api, USER, "What happened at Port Alder harbour?", contains="<blockquote>")
         refusal = await reply_to(api, USER, "And the rail strike?", contains="faster")
