@@ -22,6 +22,9 @@ import numpy as np
 from scipy import sparse
 
 
+TF_DTYPE = np.uint16  # term counts in a passage: half the memory of float32 (saved generations may hold float32)
+
+
 @dataclass(frozen=True)
 class Bm25Params:
     variant: str = "bm25plus"  # okapi | bm25l | bm25plus
@@ -37,21 +40,36 @@ class Bm25Index:
     def __init__(self, params: Bm25Params):
         self.params = params
         self.vocab: dict[str, int] = {}
-        self._base = sparse.csc_matrix((0, 0), dtype=np.float32)
+        self._base = sparse.csc_matrix((0, 0), dtype=TF_DTYPE)
         self._doc_len = np.zeros(0, dtype=np.float32)
         self._df = np.zeros(0, dtype=np.int64)
-        self._pending: list[tuple[int, list[int], list[int]]] = []  # (doc, term ids, counts)
-        self._pending_len: list[int] = []
+        # additions not yet in the CSC segment, one entry per add() call, as compact arrays (a
+        # Python list per document costs ~10x the memory: gigabytes when a million passages are
+        # added before the first query)
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (doc offsets, term ids, counts)
+        self._pending_len: list[np.ndarray] = []
+        self._pending_docs = 0
         self._idf_cache: np.ndarray | None = None
 
     # -- building ---------------------------------------------------------------------------
     def add(self, documents: Iterable[Sequence[str]]) -> None:
-        start = self.size
-        for offset, tokens in enumerate(documents):
+        start = self._pending_docs
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[int] = []
+        lengths: list[int] = []
+        for offset, tokens in enumerate(documents, start=start):
             counts = Counter(tokens)
-            term_ids = [self._term_id(t) for t in counts]
-            self._pending.append((start + offset, term_ids, list(counts.values())))
-            self._pending_len.append(len(tokens))
+            cols.extend(self._term_id(t) for t in counts)
+            vals.extend(counts.values())
+            rows.extend([offset] * len(counts))
+            lengths.append(len(tokens))
+        if not lengths:
+            return
+        counts = np.minimum(np.asarray(vals, np.int64), np.iinfo(TF_DTYPE).max).astype(TF_DTYPE)
+        self._pending.append((np.asarray(rows, np.int32), np.asarray(cols, np.int32), counts))
+        self._pending_len.append(np.asarray(lengths, np.float32))
+        self._pending_docs += len(lengths)
         self._idf_cache = None
 
     def _term_id(self, term: str) -> int:
@@ -61,37 +79,45 @@ class Bm25Index:
         return term_id
 
     def compact(self) -> None:
-        """Fold pending additions into the CSC segment (done before saving and before queries)."""
+        """Fold pending additions into the CSC segment (done before saving and before queries).
+        The new segment is built straight in CSC order (a stable sort by term keeps each term's
+        documents ascending), without scipy's COO intermediate and its copies."""
         if not self._pending:
             return
-        rows, cols, vals = [], [], []
-        for doc, term_ids, counts in self._pending:
-            rows.extend([doc - self._base.shape[0]] * len(term_ids))
-            cols.extend(term_ids)
-            vals.extend(counts)
         n_terms = len(self.vocab)
-        extra = sparse.csc_matrix(
-            (np.asarray(vals, np.float32), (np.asarray(rows, np.int64), np.asarray(cols, np.int64))),
-            shape=(len(self._pending), n_terms),
-        )
-        base = self._base
-        if base.shape[1] < n_terms:  # new terms: empty columns for the documents already in
-            grown = np.full(n_terms - base.shape[1], base.indptr[-1], base.indptr.dtype)
-            base = sparse.csc_matrix(
-                (base.data, base.indices, np.concatenate([base.indptr, grown])),
-                shape=(base.shape[0], n_terms),
-            )
-        self._base = sparse.vstack([base, extra], format="csc", dtype=np.float32)
-        self._base.sort_indices()
-        self._doc_len = np.concatenate([self._doc_len, np.asarray(self._pending_len, np.float32)])
-        self._df = np.diff(self._base.indptr).astype(np.int64)
+        cols = np.concatenate([p[1] for p in self._pending])
+        order = np.argsort(cols, kind="stable")
+        indptr = np.zeros(n_terms + 1, np.int64)
+        np.cumsum(np.bincount(cols, minlength=n_terms), out=indptr[1:])
+        del cols
+        indices = np.concatenate([p[0] for p in self._pending])[order]
+        data = np.concatenate([p[2] for p in self._pending])[order]
+        del order
         self._pending.clear()
+        extra = sparse.csc_matrix((data, indices, indptr), shape=(self._pending_docs, n_terms))
+        extra.has_sorted_indices = True
+        del data, indices
+        base = self._base
+        if base.shape[0] == 0:
+            self._base = extra
+        else:
+            if base.shape[1] < n_terms:  # new terms: empty columns for the documents already in
+                grown = np.full(n_terms - base.shape[1], base.indptr[-1], base.indptr.dtype)
+                base = sparse.csc_matrix(
+                    (base.data, base.indices, np.concatenate([base.indptr, grown])),
+                    shape=(base.shape[0], n_terms),
+                )
+            self._base = sparse.vstack([base, extra], format="csc", dtype=TF_DTYPE)
+            self._base.sort_indices()
+        self._doc_len = np.concatenate([self._doc_len, *self._pending_len])
+        self._df = np.diff(self._base.indptr).astype(np.int64)
         self._pending_len.clear()
+        self._pending_docs = 0
         self._idf_cache = None
 
     @property
     def size(self) -> int:
-        return self._base.shape[0] + len(self._pending)
+        return self._base.shape[0] + self._pending_docs
 
     # -- scoring ----------------------------------------------------------------------------
     def _idf(self) -> np.ndarray:
