@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import gzip
 import json
 import os
@@ -250,9 +251,11 @@ class PassageTable:
 def build_search_index(table: PassageTable, n: int, shape: IndexShape, dimension: int, params: Bm25Params,
                        seq_stride: int, seed: int = 0) -> SearchIndex:
     """A SearchIndex of n passages filled as SearchIndex.add fills it (Bm25Index.add, then the
-    arrays' extend), in batches and without compacting until the end, as a rebuild does. Row i is
-    real passage i mod R; its copy number k shifts its article seq by k × seq_stride."""
+    arrays' extend), in batches and without compacting until the end, with room for the vectors
+    reserved first, as a rebuild does. Row i is real passage i mod R; its copy number k shifts its
+    article seq by k × seq_stride."""
     index = SearchIndex(shape, dimension, params)
+    index.vectors.reserve(n)
     rng = np.random.default_rng(seed)
     for start in range(0, n, BUILD_BATCH):
         rows = np.arange(start, min(n, start + BUILD_BATCH))
@@ -315,28 +318,22 @@ class StageClock:
         return timed
 
 
-class _TimedMatrix(np.ndarray):
-    """The vector matrix as the retriever sees it while timed: its `@` is clocked as "dense"."""
-
-    clock: StageClock
-
-    def __matmul__(self, other):
-        started = time.perf_counter()
-        out = np.matmul(self.view(np.ndarray), other)
-        self.clock.seconds["dense"] += time.perf_counter() - started
-        return out
-
-
 class _TimedVectors:
+    """The index's vectors as the retriever sees them while timed: `scores` is clocked as "dense"."""
+
     def __init__(self, inner, clock: StageClock):
         self._inner = inner
         self._clock = clock
 
-    @property
-    def view(self) -> np.ndarray:
-        matrix = self._inner.view.view(_TimedMatrix)
-        matrix.clock = self._clock
-        return matrix
+    def scores(self, query: np.ndarray) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            return self._inner.scores(query)
+        finally:
+            self._clock.seconds["dense"] += time.perf_counter() - started
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
 
 
 @contextmanager
@@ -408,11 +405,14 @@ def time_bm25_vs_bm25s(index: SearchIndex, corpus: list[list[str]], params: Bm25
                 "bm25s_note": "skipped: bm25s not installed"}
     method = {"bm25plus": "bm25+", "bm25l": "bm25l", "okapi": "robertson"}[params.variant]
     model = bm25s.BM25(method=method, k1=params.k1, b=params.b, delta=params.delta)
+    before = current_rss_mb()
     model.index(corpus, show_progress=False)
+    grown = current_rss_mb() - before
     k = min(TOP_K, len(corpus))
     seconds = time_interleaved(
         {"ours": ours, "bm25s": lambda tokens: model.retrieve([tokens], k=k, show_progress=False)}, query_tokens)
-    return {"bm25_p50_ms": percentile_ms(seconds["ours"], 50), "bm25s_p50_ms": percentile_ms(seconds["bm25s"], 50)}
+    return {"bm25_p50_ms": percentile_ms(seconds["ours"], 50), "bm25s_p50_ms": percentile_ms(seconds["bm25s"], 50),
+            "bm25s_rss_mb": round(grown, 1)}
 
 
 def _rank_bm25(corpus: list[list[str]], params: Bm25Params):
@@ -436,6 +436,7 @@ def time_rank_bm25(corpus: list[list[str]], params: Bm25Params, index: SearchInd
                    query_tokens: list[list[str]]) -> dict:
     """rank-bm25's get_scores + argsort, where one query takes under RANK_BM25_LIMIT_S (estimated on
     a slice first: building it on a million passages alone takes minutes and gigabytes)."""
+    before = current_rss_mb()
     try:
         probe = _rank_bm25(corpus[: min(len(corpus), RANK_BM25_PROBE)], params)
     except ImportError:
@@ -447,19 +448,22 @@ def time_rank_bm25(corpus: list[list[str]], params: Bm25Params, index: SearchInd
                 "rank_bm25_note": f"skipped: about {estimate:.1f} s per query (over {RANK_BM25_LIMIT_S:.0f} s)"}
     model = probe if len(corpus) <= RANK_BM25_PROBE else _rank_bm25(corpus, params)
     del probe
+    grown = current_rss_mb() - before
     queries = query_tokens[:RANK_BM25_QUERIES]
     seconds = time_calls(lambda tokens: np.argsort(-model.get_scores(tokens)), queries)
     agree = [bm25_agrees(index.bm25.scores(tokens), model.get_scores(tokens)) for tokens in queries]
     return {"rank_bm25_p50_ms": percentile_ms(seconds, 50), "rank_bm25_queries": len(queries),
+            "rank_bm25_rss_mb": round(grown, 1),
             "rank_bm25_agree": sum(agree) / len(agree) if agree else None}
 
 
 def time_dense(index: SearchIndex, query_vectors: list[np.ndarray]) -> dict:
-    """Ours (the retriever's product and top-k) beside plain numpy brute force with argpartition."""
-    vectors = index.vectors.view
+    """Ours (the retriever's product, in the index's vector dtype, and top-k) beside plain numpy
+    brute force over float32 vectors with argpartition (a float32 copy where ours are smaller)."""
+    vectors = index.vectors.view if index.vectors.dtype == "float32" else index.vectors.take(slice(None))
     k = min(TOP_K, len(vectors))
     seconds = time_interleaved({
-        "ours": lambda q: _top(index.vectors.view @ q, TOP_K),
+        "ours": lambda q: _top(index.vectors.scores(q), TOP_K),
         "numpy": lambda q: np.argpartition(-(vectors @ q), k - 1)[:k],
     }, query_vectors)
     return {"dense_p50_ms": percentile_ms(seconds["ours"], 50),
@@ -475,41 +479,82 @@ def load_queries(workdir: Path, key: str, dimension: int) -> tuple[list[dict], Q
     return queries, QueryVectors(key, vectors, dimension)
 
 
-def measure_size(workdir: Path, n: int) -> dict:
-    """Everything measured at one size; meant to run alone in a fresh process (see module doc)."""
+def current_rss_mb() -> float:
+    """This process's resident set now (VmRSS) in MiB: what a peer's index adds is measured as the
+    growth of this figure while it is built and held."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_rss_mb()
+
+
+def _meta(workdir: Path) -> tuple[dict, RetrievalConfig, Bm25Params, IndexShape]:
     meta = json.loads((workdir / "meta.json").read_text())
     retrieval = RetrievalConfig(**meta["retrieval"])
     params = Bm25Params(variant=retrieval.bm25_variant, k1=retrieval.k1, b=retrieval.b, delta=retrieval.delta)
+    shape = IndexShape(model=meta["model_key"], titles=meta["titles"], vector_dtype=retrieval.vector_dtype)
+    return meta, retrieval, params, shape
+
+
+def measure_build(workdir: Path, n: int) -> dict:
+    """Build the index of n passages as a rebuild does and save it: its build time, the peak RSS of
+    building it (nothing else in the process) and its size on disk. Meant for a fresh process."""
+    meta, _, params, shape = _meta(workdir)
     table = PassageTable(workdir)
     started = time.perf_counter()
-    index = build_search_index(table, n, IndexShape(model=meta["model_key"], titles=meta["titles"]),
-                               meta["dimension"], params, meta["seq_stride"])
+    index = build_search_index(table, n, shape, meta["dimension"], params, meta["seq_stride"])
     result = {"passages": n, "replicated": n > table.count, "real_passages": table.count,
-              "build_s": round(time.perf_counter() - started, 3), "rss_mb": round(peak_rss_mb(), 1)}
-    saved = Path(tempfile.mkdtemp(dir=workdir, prefix=f"index-{n}-"))
+              "build_s": round(time.perf_counter() - started, 3), "build_rss_mb": round(peak_rss_mb(), 1),
+              "vector_dtype": shape.vector_dtype}
+    saved = workdir / f"index-{n}"
+    saved.mkdir()
     index.save(saved)
     result["disk_mb"] = round(folder_mb(saved), 2)
-    shutil.rmtree(saved)
+    return result
 
+
+def measure_serve(workdir: Path, n: int) -> dict:
+    """Load the saved index as a server starts, answer every question (peak RSS read now: the
+    index, the store connection and the libraries the answer path uses, torch included where the
+    vectors are float16), then time the peers and measure what each one's index adds to the RSS."""
+    meta, retrieval, params, _ = _meta(workdir)
+    started = time.perf_counter()
+    index = SearchIndex.load(workdir / f"index-{n}", params)
+    result = {"load_s": round(time.perf_counter() - started, 3)}
     queries, query_vectors = load_queries(workdir, meta["model_key"], meta["dimension"])
     store = SqliteStore(workdir / "corpus.db")
     try:
         replicas = ReplicaStore(store, meta["seq_stride"])
-        manager = IndexManager(replicas, query_vectors, params, meta["titles"])
+        manager = IndexManager(replicas, query_vectors, params, meta["titles"], vector_dtype=retrieval.vector_dtype)
         manager.current = index
         answerer = Answerer(replicas, Retriever(manager, query_vectors, retrieval), retrieval)
         result.update(time_answers(answerer, index, queries))
+        result["rss_mb"] = round(peak_rss_mb(), 1)
     finally:
         store.close()
     result["questions"] = len(queries)
     result["query_vector_misses"] = query_vectors.misses
 
+    peers_mb = {}
     query_tokens = [tokenize(q["text"]) for q in queries]
     result.update(time_dense(index, [query_vectors.encode_query(q["text"]) for q in queries]))
+    table = PassageTable(workdir)
     real_lists = table.token_lists(np.arange(table.count))
     corpus = [real_lists[i % table.count] for i in range(n)]
+    gc.collect()
+    before = current_rss_mb()
     result.update(time_bm25_vs_bm25s(index, corpus, params, query_tokens))
+    peers_mb["bm25s"] = result.pop("bm25s_rss_mb", None)
+    gc.collect()
+    before = current_rss_mb()
     result.update(time_rank_bm25(corpus, params, index, query_tokens))
+    if result.get("rank_bm25_p50_ms") is not None:
+        peers_mb["rank_bm25"] = round(result.pop("rank_bm25_rss_mb", current_rss_mb() - before), 1)
+    result["peers_rss_mb"] = peers_mb
     return result
 
 
@@ -540,17 +585,28 @@ def prepare_queries(workdir: Path, questions: list, count: int, embedder, dimens
     return encode_ms
 
 
-def run_size(workdir: Path, n: int) -> dict:
-    """measure_size in a fresh interpreter, so that its peak RSS is this size's alone."""
-    out = workdir / f"size-{n}.json"
-    command = [sys.executable, "-m", "index.bench", "--one-size", str(n), "--workdir", str(workdir),
-               "--out", str(out)]
+def _run_phase(workdir: Path, n: int, phase: str) -> dict:
+    out = workdir / f"{phase}-{n}.json"
+    command = [sys.executable, "-m", "index.bench", "--one-size", str(n), "--phase", phase,
+               "--workdir", str(workdir), "--out", str(out)]
     done = subprocess.run(command, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
                           check=False)
     if done.returncode != 0 or not out.is_file():
         tail = (done.stderr or "").strip().splitlines()[-3:]
-        return {"passages": n, "error": f"exit code {done.returncode}: {' | '.join(tail)}"}
+        return {"passages": n, "error": f"{phase}: exit code {done.returncode}: {' | '.join(tail)}"}
     return json.loads(out.read_text())
+
+
+def run_size(workdir: Path, n: int) -> dict:
+    """One size in two fresh interpreters (peak RSS only ever grows in a process): one builds and
+    saves the index, the other loads it, as a server starts, answers, then times the peers."""
+    try:
+        result = _run_phase(workdir, n, "build")
+        if "error" not in result:
+            result.update(_run_phase(workdir, n, "serve"))
+        return result
+    finally:
+        shutil.rmtree(workdir / f"index-{n}", ignore_errors=True)
 
 
 class CachedVectorsOnly:
@@ -566,7 +622,7 @@ class CachedVectorsOnly:
 
 
 def measure_reindex(corpus_store, workdir: Path, n_articles: int, key: str, dimension: int,
-                    params: Bm25Params, titles: bool) -> dict:
+                    params: Bm25Params, titles: bool, vector_dtype: str = "float32") -> dict:
     """IndexManager.rebuild() over a store of n real articles whose vectors are all cached."""
     store = SqliteStore(workdir / "reindex.db")
     rng = np.random.default_rng(2)
@@ -584,7 +640,7 @@ def measure_reindex(corpus_store, workdir: Path, n_articles: int, key: str, dime
             store.put_vectors(key, zip(ordered, random_unit_vectors(rng, len(ordered), dimension)))
             copied += len(articles)
             after = articles[-1].seq
-        manager = IndexManager.for_store(store, CachedVectorsOnly(key, dimension), params, titles)
+        manager = IndexManager.for_store(store, CachedVectorsOnly(key, dimension), params, titles, vector_dtype)
         started = time.perf_counter()
         index = manager.rebuild()
         seconds = time.perf_counter() - started
@@ -616,7 +672,8 @@ def measure_ingest(config: Config, eval_dir: Path, embedder, n_articles: int, wo
     try:
         started = time.perf_counter()
         ingest_documents(store, docs, config.ingest)
-        IndexManager.for_store(store, embedder, bm25_params(config)).open()
+        IndexManager.for_store(store, embedder, bm25_params(config),
+                               vector_dtype=config.retrieval.vector_dtype).open()
         pipeline_s = time.perf_counter() - started
         texts = {}
         for article in store.articles_after(0, limit=n_articles * 2):
@@ -688,7 +745,7 @@ def run_benchmark(config: Config, eval_dir: Path, options: BenchOptions, log: Lo
                 ingest = measure_ingest(config, eval_dir, embedder, options.ingest_articles, workdir)
             log("bench: reindex with cached vectors…")
             reindex = measure_reindex(corpus, workdir, min(reindex_n, stats["articles"]), model_key, dimension,
-                                      params, titles)
+                                      params, titles, config.retrieval.vector_dtype)
             alerts = measure_alerts(config, PassageTable(workdir), corpus, [q.question for q in questions],
                                     model_key, embedder, dimension, params, titles, options.alert_topics,
                                     options.alert_articles, log)
@@ -738,8 +795,10 @@ def evaluate_targets(report: dict) -> list[dict]:
     targets.append(_target("ingest pipeline >= 0.9x encoder tokens/s", ratio, lambda v: v >= 0.9,
                            f"{ratio:.2f}x" if ratio else ingest.get("note", "")))
     rss = at_1m.get("rss_mb")
-    targets.append(_target("peak RSS <= 1.5 GiB at 1M passages", rss, lambda v: v <= 1536,
-                           f"{rss:,.0f} MiB" if rss is not None else "1000000 not in --sizes"))
+    targets.append(_target("peak RSS <= 1.5 GiB at 1M passages (serving: index loaded, answering)", rss,
+                           lambda v: v <= 1536,
+                           f"{rss:,.0f} MiB serving; building it peaks at {at_1m.get('build_rss_mb', 0):,.0f} MiB "
+                           "in a process of its own" if rss is not None else "1000000 not in --sizes"))
     seconds = report.get("reindex_s") if report.get("reindex_full") else None
     detail = (f"{report.get('reindex_articles', 0):,} articles in {report.get('reindex_s', 0):.1f} s"
               + ("" if report.get("reindex_full") else " (not all ~45k: run with --full)"))
@@ -782,8 +841,11 @@ def _size_lines(n: str, s: dict) -> list[str]:
         "  " + _versus("bm25", s["bm25_p50_ms"], "rank-bm25", s.get("rank_bm25_p50_ms"), s.get("rank_bm25_note", ""))
         + (f"; same top 10 on {agree:.0%} of queries" if agree is not None else ""),
         "  " + _versus("dense", s["dense_p50_ms"], "numpy brute force", s["dense_numpy_p50_ms"]),
-        (f"  memory       peak RSS {s['rss_mb']:,.0f} MiB · index on disk {s['disk_mb']:,.1f} MiB"
-         f" · built in {s['build_s']:.1f} s"),
+        (f"  memory       peak RSS serving {s['rss_mb']:,.0f} MiB (loaded in {s['load_s']:.1f} s) · building "
+         f"{s['build_rss_mb']:,.0f} MiB (in {s['build_s']:.1f} s) · on disk {s['disk_mb']:,.1f} MiB "
+         f"· vectors {s['vector_dtype']}"),
+        "  peers' RSS   " + (" · ".join(f"{k} +{v:,.0f} MiB" for k, v in s.get("peers_rss_mb", {}).items()
+                                      if v is not None) or "n/a") + " (each one's growth, measured apart)",
     ]
 
 
@@ -835,14 +897,16 @@ def format_report(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m index.bench --one-size N --workdir W --out PATH`: one size, for run_size."""
+    """`python -m index.bench --one-size N --phase build|serve --workdir W --out PATH`: one size's
+    phase, for run_size."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--one-size", type=int, required=True)
+    parser.add_argument("--phase", choices=["build", "serve"], required=True)
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    result = measure_size(args.workdir, args.one_size)
-    args.out.write_text(json.dumps(result))
+    measure = measure_build if args.phase == "build" else measure_serve
+    args.out.write_text(json.dumps(measure(args.workdir, args.one_size)))
     return 0
 
 

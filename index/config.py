@@ -68,6 +68,7 @@ class RetrievalConfig:
     max_quotes: int = 3
     min_relevance: float = 0.3
     duplicate_threshold: float = 0.6
+    vector_dtype: str = "float16"  # float32 | float16 | int8: how the index holds passage vectors
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,8 @@ def validate(config: Config) -> None:
         raise ConfigError("retrieval.bm25_variant must be one of okapi, bm25l, bm25plus")
     if r.fusion not in ("rrf", "weighted"):
         raise ConfigError("retrieval.fusion must be rrf or weighted")
+    if r.vector_dtype not in ("float32", "float16", "int8"):
+        raise ConfigError("retrieval.vector_dtype must be float32, float16 or int8")
     if config.ingest.max_file_bytes <= 0:
         raise ConfigError("ingest.max_file_bytes must be positive")
     if config.ingest.passage_words < 10:

@@ -37,7 +37,8 @@ class Engine:
         self.config = config
         self.store = store or open_store(config.store.location)
         self.embedder = embedder or Embedder(config.model)
-        self.index = IndexManager.for_store(self.store, self.embedder, bm25_params(config))
+        self.index = IndexManager.for_store(self.store, self.embedder, bm25_params(config),
+                                            vector_dtype=config.retrieval.vector_dtype)
         self.retriever = Retriever(self.index, self.embedder, config.retrieval)
         self.answerer = Answerer(self.store, self.retriever, config.retrieval)
         self.alerts = Alerts(self.store, self.index, self.embedder, config)

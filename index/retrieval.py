@@ -75,7 +75,7 @@ class Retriever:
                 bm25, matched = index.bm25.scores_and_matches(tokens)
                 bm25[~(allowed & matched)] = -np.inf
             if query_vector is not None:
-                dense = index.vectors.view @ query_vector
+                dense = index.vectors.scores(query_vector)
                 dense[~allowed] = -np.inf
             idf = index.bm25.idf_of(set(tokens))
             fused = self._fuse(bm25, dense, n, cfg.candidates)

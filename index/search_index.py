@@ -13,6 +13,7 @@ so the saved generation may lag the store without anything being lost or re-embe
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import logging
@@ -28,12 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from .bm25 import Bm25Index, Bm25Params
+from .config import RetrievalConfig
 from .embedding import Embedder, ensure_vectors, text_hash
 from .models import Article
 from .tokenize import tokenize
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 2  # 2: tokens keep apostrophe names whole ("o'brien")
+VECTOR_DTYPES = ("float32", "float16", "int8")
 NO_DAY = -1
 Progress = Callable[[int], None]
 
@@ -45,6 +48,7 @@ class IndexShape:
     model: str
     titles: bool = True
     format: int = FORMAT_VERSION
+    vector_dtype: str = "float32"  # generations saved before this field existed hold float32
 
 
 def day_number(iso: str | None) -> int:
@@ -69,6 +73,13 @@ class _Growable:
         self._data = np.zeros(shape, dtype) if data is None else data
         self._n = len(self._data)
 
+    def reserve(self, capacity: int) -> None:
+        """Room for `capacity` rows in all, allocated once (a rebuild knows how many it will add)."""
+        if capacity > len(self._data):
+            grown = np.zeros((capacity, *self._data.shape[1:]), self._data.dtype)
+            grown[: self._n] = self._data[: self._n]
+            self._data = grown
+
     def extend(self, rows: np.ndarray) -> None:
         need = self._n + len(rows)
         if need > len(self._data):
@@ -84,6 +95,112 @@ class _Growable:
         return self._data[: self._n]
 
 
+class PassageVectors:
+    """The passages' unit vectors, stored as float32, float16 (half the memory; the product runs
+    in torch, whose half-precision matrix-vector product is faster on CPU than numpy's float32
+    one, while numpy has no fast float16 product) or int8 with a scale per vector (a quarter of
+    the memory; the product dequantises chunk by chunk in numpy). Scores are float32 cosines."""
+
+    CHUNK = 2048  # rows dequantised at a time (int8, or float16 without torch)
+
+    def __init__(self, dimension: int, dtype: str = "float32", data: np.ndarray | None = None,
+                 scale: np.ndarray | None = None):
+        if dtype not in VECTOR_DTYPES:
+            raise ValueError(f"vector dtype must be one of {', '.join(VECTOR_DTYPES)}, got {dtype!r}")
+        self.dimension = dimension
+        self.dtype = dtype
+        if data is not None and data.dtype != np.dtype(dtype):
+            raise ValueError(f"vectors of dtype {data.dtype}, expected {dtype}")
+        self._rows = _Growable(np.dtype(dtype), dimension, data)
+        self._scale = _Growable(np.float32, data=scale) if dtype == "int8" else None
+        if self._scale is not None and len(self._scale.view) != len(self._rows.view):
+            raise ValueError("int8 vectors need one scale per vector")
+
+    def __len__(self) -> int:
+        return len(self._rows.view)
+
+    @property
+    def view(self) -> np.ndarray:
+        """The stored rows, in their storage dtype (int8 rows are scaled: see `take`)."""
+        return self._rows.view
+
+    def reserve(self, capacity: int) -> None:
+        self._rows.reserve(capacity)
+        if self._scale is not None:
+            self._scale.reserve(capacity)
+
+    def extend(self, rows: np.ndarray) -> None:
+        rows = np.asarray(rows, np.float32)
+        if rows.ndim != 2 or rows.shape[1] != self.dimension:
+            raise ValueError(f"vectors of shape {rows.shape}, index has dimension {self.dimension}")
+        if self._scale is None:
+            self._rows.extend(rows)  # cast to the storage dtype on assignment
+            return
+        scale = np.abs(rows).max(axis=1) / 127.0
+        scale[scale == 0] = 1.0
+        self._rows.extend(np.rint(rows / scale[:, None]).astype(np.int8))
+        self._scale.extend(scale.astype(np.float32))
+
+    def take(self, rows: np.ndarray | slice) -> np.ndarray:
+        """The given rows as float32 vectors."""
+        out = np.asarray(self._rows.view[rows], np.float32)
+        if self._scale is not None:
+            out *= self._scale.view[rows][..., None]
+        return out
+
+    def scores(self, query: np.ndarray) -> np.ndarray:
+        """Each stored vector's dot product with `query` (its cosine: both are unit vectors)."""
+        matrix = self._rows.view
+        query = np.asarray(query, np.float32)
+        if self.dtype == "float32":
+            return matrix @ query
+        if self.dtype == "float16":
+            torch = _torch()
+            if torch is not None and len(matrix):
+                product = torch.mv(torch.from_numpy(matrix), torch.from_numpy(query.astype(np.float16)))
+                return product.float().numpy()
+        out = np.empty(len(matrix), np.float32)
+        buffer = np.empty((min(self.CHUNK, len(matrix)), self.dimension), np.float32)
+        for start in range(0, len(matrix), self.CHUNK):
+            stop = min(len(matrix), start + self.CHUNK)
+            chunk = buffer[: stop - start]
+            chunk[...] = matrix[start:stop]
+            np.matmul(chunk, query, out=out[start:stop])
+        if self._scale is not None:
+            out *= self._scale.view
+        return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {"vectors": self._rows.view}
+        if self._scale is not None:
+            out["vector_scale"] = self._scale.view
+        return out
+
+    def astype(self, dtype: str) -> "PassageVectors":
+        """The same vectors in another storage dtype (converted chunk by chunk)."""
+        if dtype == self.dtype:
+            return self
+        out = PassageVectors(self.dimension, dtype)
+        out.reserve(len(self))
+        for start in range(0, len(self), 65536):
+            out.extend(self.take(slice(start, start + 65536)))
+        return out
+
+
+_TORCH: list = []
+
+
+def _torch():
+    """torch, imported on first use (the embedding model needs it anyway), or None."""
+    if not _TORCH:
+        try:
+            import torch
+        except ImportError:  # pragma: no cover - a dependency of sentence-transformers
+            torch = None
+        _TORCH.append(torch)
+    return _TORCH[0]
+
+
 class SearchIndex:
     """In-memory passage index. Thread-safe: adds and queries take the same lock."""
 
@@ -94,7 +211,7 @@ class SearchIndex:
         self.article_seq = _Growable(np.int64)
         self.passage_idx = _Growable(np.int32)
         self.day = _Growable(np.int32)
-        self.vectors = _Growable(np.float32, dimension)
+        self.vectors = PassageVectors(dimension, shape.vector_dtype)
         self.watermark = 0
         self.store_id = ""
         self.lock = threading.RLock()
@@ -138,12 +255,14 @@ class SearchIndex:
             arrays.update(
                 article_seq=self.article_seq.view, passage_idx=self.passage_idx.view, day=self.day.view
             )
-            vectors = self.vectors.view
+            vectors = self.vectors.arrays()
             vocab = self.bm25.vocab_list()
             meta = {"shape": asdict(self.shape), "dimension": self.dimension, "watermark": self.watermark,
                     "passages": self.size, "store_id": store_id}
         _write(folder / "arrays.npz", lambda f: np.savez(f, **arrays))
-        _write(folder / "vectors.npy", lambda f: np.save(f, vectors))
+        _write(folder / "vectors.npy", lambda f: np.save(f, vectors["vectors"]))
+        if "vector_scale" in vectors:
+            _write(folder / "vector_scale.npy", lambda f: np.save(f, vectors["vector_scale"]))
         _write(folder / "vocab.json", lambda f: f.write(json.dumps(vocab).encode()))
         _write(folder / "meta.json", lambda f: f.write(json.dumps(meta).encode()))
         _fsync_dir(folder)
@@ -159,10 +278,12 @@ class SearchIndex:
             index.article_seq = _Growable(np.int64, data=arrays["article_seq"])
             index.passage_idx = _Growable(np.int32, data=arrays["passage_idx"])
             index.day = _Growable(np.int32, data=arrays["day"])
-        index.vectors = _Growable(np.float32, meta["dimension"], data=np.load(folder / "vectors.npy"))
+        dtype = index.shape.vector_dtype
+        scale = np.load(folder / "vector_scale.npy") if dtype == "int8" else None
+        index.vectors = PassageVectors(meta["dimension"], dtype, np.load(folder / "vectors.npy"), scale)
         index.watermark = meta["watermark"]
         index.store_id = meta.get("store_id", "")
-        lengths = {index.size, len(index.passage_idx.view), len(index.day.view), len(index.vectors.view),
+        lengths = {index.size, len(index.passage_idx.view), len(index.day.view), len(index.vectors),
                    index.bm25.size, meta["passages"]}
         if len(lengths) != 1:
             raise ValueError(f"inconsistent generation: lengths {sorted(lengths)}")
@@ -182,22 +303,24 @@ class IndexManager:
     SAVE_AFTER = 2000  # passages added since the last saved generation
 
     def __init__(self, store, embedder: Embedder, bm25_params: Bm25Params, titles: bool = True,
-                 location: Path | None = None):
+                 location: Path | None = None, vector_dtype: str = RetrievalConfig.vector_dtype):
         self.store = store
         self.embedder = embedder
         self.bm25_params = bm25_params
-        self.shape = IndexShape(model=embedder.key, titles=titles)
+        self.shape = IndexShape(model=embedder.key, titles=titles, vector_dtype=vector_dtype)
         self.location = location
         self.current: SearchIndex | None = None
         self._saved_size = 0
+        self._resave = False  # the loaded generation was converted to another vector dtype
         self._rebuild_lock = threading.Lock()
         self._fill_lock = threading.RLock()  # one writer at a time: catch-ups and rebuilds
 
     @classmethod
-    def for_store(cls, store, embedder: Embedder, bm25_params: Bm25Params, titles: bool = True):
+    def for_store(cls, store, embedder: Embedder, bm25_params: Bm25Params, titles: bool = True,
+                  vector_dtype: str = RetrievalConfig.vector_dtype):
         path = getattr(store, "path", None)  # a server store (PostgreSQL) has none: the index is rebuilt in memory
         location = Path(f"{path}.index") if path is not None and str(path) != ":memory:" else None
-        return cls(store, embedder, bm25_params, titles, location)
+        return cls(store, embedder, bm25_params, titles, location, vector_dtype)
 
     # -- opening and catching up ------------------------------------------------------------
     def load(self) -> SearchIndex:
@@ -226,12 +349,22 @@ class IndexManager:
         except Exception as exc:  # noqa: BLE001 - any damage (bad zip, EOF, JSON): rebuild from the store
             log.warning("index %s unreadable (%s: %s); rebuilding from the store", folder, type(exc).__name__, exc)
             return None
-        if index.shape != self.shape:
+        if index.shape != self.shape and (
+            dataclasses.replace(index.shape, vector_dtype=self.shape.vector_dtype) != self.shape
+            or index.shape.vector_dtype != "float32"  # only float32 holds the cached vectors exactly
+        ):
             return None
         if index.store_id != self.store.store_id() or index.watermark > self.store.max_seq():
             log.warning("index %s belongs to another store (or a newer state of it); rebuilding", folder)
             return None
         self._saved_size = index.size
+        if index.shape.vector_dtype != self.shape.vector_dtype:
+            # a float32 generation (all saved before vector_dtype existed) read for a smaller dtype:
+            # converted here as a rebuild from the cached vectors would, and saved in the new dtype
+            # at the next catch-up
+            index.vectors = index.vectors.astype(self.shape.vector_dtype)
+            index.shape = self.shape
+            self._resave = True
         return index
 
     def pending_articles(self) -> int:
@@ -244,12 +377,14 @@ class IndexManager:
             index = self.current
             assert index is not None, "load() or open() first"
             added = self._fill(index, progress)
-            if added and (self._saved_size < 0 or index.size - self._saved_size >= self.SAVE_AFTER):
+            if (added and (self._saved_size < 0 or index.size - self._saved_size >= self.SAVE_AFTER)) or self._resave:
                 self._save_generation(index)
+                self._resave = False
             return added
 
     def _fill(self, index: SearchIndex, progress: Progress | None, batch: int = 500) -> int:
         added = 0
+        index.vectors.reserve(len(index.vectors) + self.store.passages_after(index.watermark))
         while True:
             articles = self.store.articles_after(index.watermark, limit=batch)
             if not articles:

@@ -62,7 +62,7 @@ def corpus_scores(index: SearchIndex, query: TopicQuery, vector: np.ndarray,
         if index.size == 0:
             return {}
         coverage = index.bm25.coverage(query.terms)
-        cosine = index.vectors.view @ np.asarray(vector, np.float32)
+        cosine = index.vectors.scores(vector)
         seqs = index.article_seq.view.copy()
         passages = index.passage_idx.view.copy()
     scores = fuse(coverage, cosine, config)

@@ -60,13 +60,14 @@ def test_report_has_the_documented_keys_with_positive_numbers(eval_dir, embedder
     size = report["sizes"]["500"]
     assert "error" not in size, size
     for key in ("p50_ms", "p95_ms", "p99_ms", "bm25_p50_ms", "bm25s_p50_ms", "rank_bm25_p50_ms",
-                "dense_numpy_p50_ms", "rss_mb", "disk_mb"):
+                "dense_numpy_p50_ms", "rss_mb", "build_rss_mb", "disk_mb", "load_s"):
         assert _positive(size[key]), (key, size[key])
     assert set(size["stages_ms"]) >= {"bm25", "dense", "fusion", "sentences"}
     assert all(_positive(v) for v in size["stages_ms"].values()), size["stages_ms"]
     assert size["p50_ms"] <= size["p95_ms"] <= size["p99_ms"]
     assert size["replicated"] is False and size["questions"] == 20 and size["query_vector_misses"] == 0
     assert size["rank_bm25_agree"] == 1.0
+    assert size["vector_dtype"] == Config().retrieval.vector_dtype and set(size["peers_rss_mb"]) == {"bm25s", "rank_bm25"}
     assert _positive(report["ingest"]["pipeline_tokens_per_s"])
     assert _positive(report["ingest"]["encoder_tokens_per_s"])
     assert _positive(report["reindex_s"]) and report["reindex_articles"] == 30

@@ -1,0 +1,155 @@
+"""Passage vectors stored as float32, float16 or int8: the same cosines (within each precision),
+saved and loaded in their dtype, and a generation of another dtype converted, never re-embedded."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import demo_documents
+
+from index.bm25 import Bm25Params
+from index.config import Config, ConfigError, RetrievalConfig, StoreConfig, validate
+from index.engine import Engine
+from index.search_index import IndexShape, PassageVectors, SearchIndex
+
+TOLERANCE = {"float32": 1e-6, "float16": 2e-3, "int8": 2e-2}
+
+
+def unit(rng, n, d=48):
+    rows = rng.standard_normal((n, d)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int8"])
+def test_scores_are_the_float32_cosines_within_the_precision(dtype):
+    rng = np.random.default_rng(0)
+    rows = unit(rng, 5000)
+    vectors = PassageVectors(48, dtype)
+    vectors.extend(rows[:1234])
+    vectors.extend(rows[1234:])
+    vectors.extend(np.zeros((1, 48), np.float32))  # a zero row stays zero (int8's scale is never 0)
+    query = unit(rng, 1)[0]
+    expected = np.append(rows @ query, 0.0)
+    scores = vectors.scores(query)
+    assert scores.dtype == np.float32 and len(scores) == len(vectors) == 5001
+    np.testing.assert_allclose(scores, expected, atol=TOLERANCE[dtype])
+    np.testing.assert_allclose(vectors.take(np.array([3, 4000])), rows[[3, 4000]], atol=TOLERANCE[dtype])
+    assert vectors.view.dtype == np.dtype(dtype)
+    top = np.argsort(-expected)[:10]
+    assert len(set(np.argsort(-scores)[:10]) & set(top)) >= 9
+
+
+def test_wrong_dimension_and_unknown_dtype_are_refused():
+    with pytest.raises(ValueError):
+        PassageVectors(8, "float8")
+    with pytest.raises(ValueError):
+        PassageVectors(8).extend(np.zeros((2, 9), np.float32))
+    with pytest.raises(ConfigError, match="vector_dtype"):
+        validate(Config(retrieval=RetrievalConfig(vector_dtype="bfloat16")))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int8"])
+def test_saved_and_loaded_in_their_dtype(tmp_path, dtype):
+    rng = np.random.default_rng(1)
+    index = SearchIndex(IndexShape(model="m", vector_dtype=dtype), 48, Bm25Params())
+    index.bm25.add([["a"], ["b"], ["c"]])
+    index.article_seq.extend(np.array([1, 2, 3]))
+    index.passage_idx.extend(np.zeros(3, np.int32))
+    index.day.extend(np.zeros(3, np.int32))
+    index.vectors.extend(unit(rng, 3))
+    index.save(tmp_path)
+    loaded = SearchIndex.load(tmp_path, Bm25Params())
+    assert loaded.shape.vector_dtype == dtype and loaded.vectors.dtype == dtype
+    np.testing.assert_array_equal(loaded.vectors.view, index.vectors.view)
+    np.testing.assert_array_equal(loaded.vectors.take(slice(None)), index.vectors.take(slice(None)))
+
+
+def _engine(path: Path, embedder, dtype: str) -> Engine:
+    config = Config(store=StoreConfig(path=str(path)), retrieval=RetrievalConfig(vector_dtype=dtype))
+    return Engine(config, embedder=embedder)
+
+
+def test_a_generation_of_another_dtype_is_converted_not_reembedded(tmp_path, fresh_engine, embedder):
+    first = fresh_engine(config=Config(retrieval=RetrievalConfig(vector_dtype="float32")))
+    store_path = Path(first.store.path)
+    first.save_documents(demo_documents({"demo-019", "demo-020", "demo-023"}))
+    first.open_index()
+    before = first.answer("Why are the rail workers on strike?", mode="dense").as_dict()
+    first.close()
+    meta_path = next(store_path.parent.glob("*.index/gen-*/meta.json"))
+    meta = json.loads(meta_path.read_text())
+    del meta["shape"]["vector_dtype"]  # as generations saved before the field existed
+    meta_path.write_text(json.dumps(meta))
+
+    class NoEncoder:
+        key, dimension = embedder.key, embedder.dimension
+
+        def encode(self, texts):
+            raise AssertionError(f"re-embedded {len(texts)} passages")
+
+        def encode_query(self, text):
+            return embedder.encode_query(text)
+
+    again = _engine(store_path, NoEncoder(), "float16")
+    try:
+        again.open_index()
+        index = again.index.current
+        assert index.vectors.dtype == "float16" and index.shape.vector_dtype == "float16"
+        after = again.answer("Why are the rail workers on strike?", mode="dense").as_dict()
+        assert after["articles"] == before["articles"]
+        location = again.index.location
+        saved = json.loads((location / (location / "CURRENT").read_text().strip() / "meta.json").read_text())
+        assert saved["shape"]["vector_dtype"] == "float16"  # converted once, saved in the new dtype
+    finally:
+        again.close()
+    assert dataclasses.replace(IndexShape(model="m"), vector_dtype="float32") == IndexShape(model="m")
+
+
+def test_a_smaller_dtype_generation_is_rebuilt_from_cached_vectors_for_float32(tmp_path, fresh_engine, embedder):
+    """float16 → float32 cannot be converted exactly: the index is rebuilt from the store's cached
+    float32 vectors (nothing is embedded) and answers as an index built in float32 from the start."""
+    first = fresh_engine(config=Config(retrieval=RetrievalConfig(vector_dtype="float32")))
+    store_path = Path(first.store.path)
+    first.save_documents(demo_documents({"demo-019", "demo-020", "demo-023"}))
+    first.open_index()
+    expected = first.index.current.vectors.view.copy()  # the cached vectors, exactly
+    first.close()
+
+    class CachedOnly:
+        key, dimension = embedder.key, embedder.dimension
+
+        def encode(self, texts):
+            raise AssertionError(f"re-embedded {len(texts)} passages")
+
+    half = _engine(store_path, CachedOnly(), "float16")
+    half.open_index()
+    assert half.index.current.vectors.dtype == "float16"
+    half.close()
+    full = _engine(store_path, CachedOnly(), "float32")
+    try:
+        full.open_index()
+        np.testing.assert_array_equal(full.index.current.vectors.view, expected)
+    finally:
+        full.close()
+
+
+def test_postings_saved_with_float32_counts_still_load_and_grow():
+    """Generations saved before counts were uint16 hold float32 counts: same scores, and adding to
+    them works."""
+    from index.bm25 import Bm25Index
+
+    docs = [["oil", "price", "oil"], ["rail", "strike"], ["oil", "rail"], ["harbour"]]
+    fresh = Bm25Index(Bm25Params())
+    fresh.add(docs)
+    arrays = dict(fresh.arrays())
+    assert arrays["bm25_data"].dtype == np.uint16
+    arrays["bm25_data"] = arrays["bm25_data"].astype(np.float32)
+    old = Bm25Index.from_arrays(Bm25Params(), fresh.vocab_list(), arrays)
+    np.testing.assert_array_equal(old.scores(["oil", "rail"]), fresh.scores(["oil", "rail"]))
+    for index in (old, fresh):
+        index.add([["oil", "strike", "new"]])
+    np.testing.assert_array_equal(old.scores(["oil", "new"]), fresh.scores(["oil", "new"]))
