@@ -110,16 +110,17 @@ async def measure(engine, questions: list[str], chats: int, think_s: float, seco
                         errors += 1
                     else:
                         latencies.append(latency)
-                    if think_s:
-                        await asyncio.sleep(rng.expovariate(1 / think_s))
+                    if think_s:  # thinking never runs past the end of the measurement
+                        await asyncio.sleep(min(rng.expovariate(1 / think_s), max(stop_at - time.monotonic(), 0)))
 
             started = time.monotonic()
             await asyncio.gather(*(chat_loop(1000 + c) for c in range(chats)))
-            elapsed = time.monotonic() - started
+            elapsed = time.monotonic() - started  # the window, plus the last answers it was waiting for
     single = [b for b in baseline if b is not None]
     p95_single, p95_load = percentile(single, 95), percentile(latencies, 95)
     return {
-        "chats": chats, "think_s": think_s, "questions": len(latencies) + errors, "errors": errors,
+        "chats": chats, "think_s": think_s, "offered_per_s": round(chats / think_s, 2) if think_s else None,
+        "questions": len(latencies) + errors, "errors": errors,
         "questions_per_s": round(len(latencies) / elapsed, 2),
         "single_user_ms": {"p50": percentile(single, 50), "p95": p95_single},
         "load_ms": {"p50": percentile(latencies, 50), "p95": p95_load, "p99": percentile(latencies, 99)},
