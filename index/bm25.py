@@ -58,9 +58,13 @@ class Bm25Index:
         cols: list[int] = []
         vals: list[int] = []
         lengths: list[int] = []
+        vocab = self.vocab
         for offset, tokens in enumerate(documents, start=start):
             counts = Counter(tokens)
-            cols.extend(self._term_id(t) for t in counts)
+            for term in counts:  # new terms are numbered in first-seen order
+                if term not in vocab:
+                    vocab[term] = len(vocab)
+            cols.extend(map(vocab.__getitem__, counts))
             vals.extend(counts.values())
             rows.extend([offset] * len(counts))
             lengths.append(len(tokens))

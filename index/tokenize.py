@@ -25,6 +25,7 @@ STOPWORDS = frozenset(
     """.split()
 )
 _stemmer = Stemmer.Stemmer("english")
+CACHE_WORDS = 300_000  # distinct raw words whose token is remembered (a news corpus has fewer)
 
 
 @lru_cache(maxsize=200_000)
@@ -40,6 +41,24 @@ def _word(raw: str) -> str:
     return raw.replace("'", "")
 
 
+def _token(raw: str) -> str:
+    """The token of one lower-cased word as the regex finds it; "" when it is dropped."""
+    word = _word(raw)
+    return _stem(word) if word and word not in STOPWORDS else ""
+
+
+class _Tokens(dict):
+    """raw word → token, filled on first sight: a text costs one dictionary lookup per word."""
+
+    def __missing__(self, raw: str) -> str:
+        token = _token(raw)
+        if len(self) < CACHE_WORDS:
+            self[raw] = token
+        return token
+
+
+_TOKENS = _Tokens()
+
+
 def tokenize(text: str) -> list[str]:
-    words = (_word(w) for w in _WORD.findall(text.lower()))
-    return [_stem(w) for w in words if w and w not in STOPWORDS]
+    return list(filter(None, map(_TOKENS.__getitem__, _WORD.findall(text.lower()))))
