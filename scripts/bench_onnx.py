@@ -111,7 +111,7 @@ class OrtEncoder:
 def passages(config: Config, n_articles: int) -> list[str]:
     """The passage texts of the first n eval articles, as the bench's ingest part embeds them."""
     from index.articles import Unusable, build_article
-    from index.bench import iter_records
+    from index.bench.data import iter_records
     from index.readers import Unreadable, record_to_document
     from index.search_index import passage_text
 

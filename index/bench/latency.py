@@ -1,0 +1,319 @@
+"""One size of the benchmark, in two processes of its own: `build` fills the index as a rebuild
+does and saves it (build time, build peak RSS, size on disk); `serve` loads it as a server starts,
+times the real answer path by stage (peak RSS read here), then the peers on the same data: bm25s,
+rank-bm25 where it finishes, numpy brute force for the dense stage, and what each peer's index
+adds to the RSS. `python -m index.bench --one-size N --phase build|serve` runs one phase."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from ..answers import Answerer
+from ..bm25 import Bm25Params
+from ..config import RetrievalConfig
+from ..retrieval import Retriever, _top
+from ..search_index import IndexManager, IndexShape, SearchIndex
+from ..store import SqliteStore
+from ..tokenize import tokenize
+from .data import PassageTable, ReplicaStore, build_search_index, load_queries
+from .measure import (
+    current_rss_mb,
+    folder_mb,
+    peak_rss_mb,
+    percentile_ms,
+    time_calls,
+    time_interleaved,
+)
+
+WARMUP_QUERIES = 3  # first queries pay one-off costs (idf cache, SQLite page cache)
+TOP_K = 200  # the retriever's candidates per method; the peers return as many
+RANK_BM25_LIMIT_S = 2.0  # rank-bm25 is timed only where one query takes less than this
+RANK_BM25_PROBE = 20_000  # its cost is linear in passages: probed on this many, then extrapolated
+RANK_BM25_QUERIES = 20  # queries timed on rank-bm25 (near a second each at 100k passages)
+STAGES = ("bm25", "dense", "fusion", "sentences", "articles")
+REPO = Path(__file__).resolve().parents[2]
+
+
+class StageClock:
+    """Seconds spent per stage, accumulated by wrappers around the real calls."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    def wrap(self, stage: str, call: Callable) -> Callable:
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self.seconds[stage] += time.perf_counter() - started
+
+        return timed
+
+
+class _TimedVectors:
+    """The index's vectors as the retriever sees them while timed: `scores` is clocked as "dense"."""
+
+    def __init__(self, inner, clock: StageClock):
+        self._inner = inner
+        self._clock = clock
+
+    def scores(self, query: np.ndarray) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            return self._inner.scores(query)
+        finally:
+            self._clock.seconds["dense"] += time.perf_counter() - started
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+
+@contextmanager
+def instrumented(answerer: Answerer, index: SearchIndex, clock: StageClock):
+    """Clocks around the real methods one answer calls. Instance attributes shadow the methods for
+    the duration and are removed afterwards; a missing method fails here rather than silently."""
+    wrapped = [(index.bm25, "scores_and_matches", "bm25"), (answerer.retriever, "search", "search"),
+               (answerer, "_relevant", "sentences"), (answerer, "_quotes", "sentences")]
+    for owner, name, stage in wrapped:
+        setattr(owner, name, clock.wrap(stage, getattr(owner, name)))
+    vectors = index.vectors
+    index.vectors = _TimedVectors(vectors, clock)
+    try:
+        yield
+    finally:
+        index.vectors = vectors
+        for owner, name, _ in wrapped:
+            delattr(owner, name)
+
+
+def time_answers(answerer: Answerer, index: SearchIndex, queries: list[dict]) -> dict:
+    """Whole answer path (query vector looked up, not computed) per query, and its stages:
+    bm25 = Bm25Index.scores_and_matches; dense = the vector matrix product; fusion = the rest of
+    Retriever.search (time scope, masks, fusion, top-k, recency, grouping); articles = fetching the
+    hit articles from the store and dropping near-duplicate stories; sentences = the relevance check
+    and the choice of quoted sentences."""
+    clock = StageClock()
+    totals: list[float] = []
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    with instrumented(answerer, index, clock):
+        for q in queries[:WARMUP_QUERIES]:
+            answerer.answer(q["question"], now=q["now"])
+        for q in queries:
+            clock.seconds.clear()
+            started = time.perf_counter()
+            answerer.answer(q["question"], now=q["now"], mode="hybrid")
+            total = time.perf_counter() - started
+            s = clock.seconds
+            totals.append(total)
+            stages["bm25"].append(s["bm25"])
+            stages["dense"].append(s["dense"])
+            stages["fusion"].append(s["search"] - s["bm25"] - s["dense"])
+            stages["sentences"].append(s["sentences"])
+            stages["articles"].append(total - s["search"] - s["sentences"])
+    unobserved = [name for name in ("bm25", "dense", "sentences") if not any(stages[name])]
+    return {
+        "p50_ms": percentile_ms(totals, 50), "p95_ms": percentile_ms(totals, 95),
+        "p99_ms": percentile_ms(totals, 99),
+        "stages_ms": {name: None if name in unobserved else percentile_ms(values, 50)
+                      for name, values in stages.items()},
+        "stages_unobserved": unobserved,
+    }
+
+
+def bm25_top(index: SearchIndex) -> Callable[[list[str]], np.ndarray]:
+    """Ours, like-for-like with the peers: every passage's score, then the retriever's top-k."""
+    return lambda tokens: _top(index.bm25.scores_and_matches(tokens)[0], TOP_K)
+
+
+def time_bm25_vs_bm25s(index: SearchIndex, corpus: list[list[str]], params: Bm25Params,
+                       query_tokens: list[list[str]]) -> dict:
+    """Ours beside bm25s (indexed on the same token lists, retrieving the top-k), taking turns."""
+    ours = bm25_top(index)
+    try:
+        import bm25s
+    except ImportError:
+        seconds = time_calls(ours, query_tokens)
+        return {"bm25_p50_ms": percentile_ms(seconds, 50), "bm25s_p50_ms": None,
+                "bm25s_note": "skipped: bm25s not installed"}
+    method = {"bm25plus": "bm25+", "bm25l": "bm25l", "okapi": "robertson"}[params.variant]
+    model = bm25s.BM25(method=method, k1=params.k1, b=params.b, delta=params.delta)
+    before = current_rss_mb()
+    model.index(corpus, show_progress=False)
+    grown = current_rss_mb() - before
+    k = min(TOP_K, len(corpus))
+    seconds = time_interleaved(
+        {"ours": ours, "bm25s": lambda tokens: model.retrieve([tokens], k=k, show_progress=False)}, query_tokens)
+    return {"bm25_p50_ms": percentile_ms(seconds["ours"], 50), "bm25s_p50_ms": percentile_ms(seconds["bm25s"], 50),
+            "bm25s_rss_mb": round(grown, 1)}
+
+
+def _rank_bm25(corpus: list[list[str]], params: Bm25Params):
+    import rank_bm25
+
+    if params.variant == "okapi":
+        return rank_bm25.BM25Okapi(corpus, k1=params.k1, b=params.b, epsilon=params.epsilon)
+    kind = rank_bm25.BM25L if params.variant == "bm25l" else rank_bm25.BM25Plus
+    return kind(corpus, k1=params.k1, b=params.b, delta=params.delta)
+
+
+def bm25_agrees(ours: np.ndarray, theirs: np.ndarray, k: int = 10) -> bool:
+    """Equal scores (to 1e-9) and the same top-k, ties allowed to fall either way."""
+    if not np.allclose(ours, theirs, rtol=1e-9, atol=1e-9):
+        return False
+    top = _top(ours, k)
+    return bool(np.allclose(np.sort(theirs[top])[::-1], np.sort(theirs)[::-1][: len(top)], rtol=1e-9, atol=1e-9))
+
+
+def time_rank_bm25(corpus: list[list[str]], params: Bm25Params, index: SearchIndex,
+                   query_tokens: list[list[str]]) -> dict:
+    """rank-bm25's get_scores + argsort, where one query takes under RANK_BM25_LIMIT_S (estimated on
+    a slice first: building it on a million passages alone takes minutes and gigabytes)."""
+    before = current_rss_mb()
+    try:
+        probe = _rank_bm25(corpus[: min(len(corpus), RANK_BM25_PROBE)], params)
+    except ImportError:
+        return {"rank_bm25_p50_ms": None, "rank_bm25_note": "skipped: rank-bm25 not installed"}
+    probe_s = float(np.median(time_calls(probe.get_scores, query_tokens[:3])))
+    estimate = probe_s * len(corpus) / min(len(corpus), RANK_BM25_PROBE)
+    if estimate >= RANK_BM25_LIMIT_S:
+        return {"rank_bm25_p50_ms": None,
+                "rank_bm25_note": f"skipped: about {estimate:.1f} s per query (over {RANK_BM25_LIMIT_S:.0f} s)"}
+    model = probe if len(corpus) <= RANK_BM25_PROBE else _rank_bm25(corpus, params)
+    del probe
+    grown = current_rss_mb() - before
+    queries = query_tokens[:RANK_BM25_QUERIES]
+    seconds = time_calls(lambda tokens: np.argsort(-model.get_scores(tokens)), queries)
+    agree = [bm25_agrees(index.bm25.scores(tokens), model.get_scores(tokens)) for tokens in queries]
+    return {"rank_bm25_p50_ms": percentile_ms(seconds, 50), "rank_bm25_queries": len(queries),
+            "rank_bm25_rss_mb": round(grown, 1),
+            "rank_bm25_agree": sum(agree) / len(agree) if agree else None}
+
+
+def time_dense(index: SearchIndex, query_vectors: list[np.ndarray]) -> dict:
+    """Ours (the retriever's product, in the index's vector dtype, and top-k) beside plain numpy
+    brute force over float32 vectors with argpartition (a float32 copy where ours are smaller)."""
+    vectors = index.vectors.view if index.vectors.dtype == "float32" else index.vectors.take(slice(None))
+    k = min(TOP_K, len(vectors))
+    seconds = time_interleaved({
+        "ours": lambda q: _top(index.vectors.scores(q), TOP_K),
+        "numpy": lambda q: np.argpartition(-(vectors @ q), k - 1)[:k],
+    }, query_vectors)
+    return {"dense_p50_ms": percentile_ms(seconds["ours"], 50),
+            "dense_numpy_p50_ms": percentile_ms(seconds["numpy"], 50)}
+
+
+def _meta(workdir: Path) -> tuple[dict, RetrievalConfig, Bm25Params, IndexShape]:
+    meta = json.loads((workdir / "meta.json").read_text())
+    retrieval = RetrievalConfig(**meta["retrieval"])
+    params = Bm25Params(variant=retrieval.bm25_variant, k1=retrieval.k1, b=retrieval.b, delta=retrieval.delta)
+    shape = IndexShape(model=meta["model_key"], titles=meta["titles"], vector_dtype=retrieval.vector_dtype)
+    return meta, retrieval, params, shape
+
+
+def measure_build(workdir: Path, n: int) -> dict:
+    """Build the index of n passages as a rebuild does and save it: its build time, the peak RSS of
+    building it (nothing else in the process) and its size on disk. Meant for a fresh process."""
+    meta, _, params, shape = _meta(workdir)
+    table = PassageTable(workdir)
+    started = time.perf_counter()
+    index = build_search_index(table, n, shape, meta["dimension"], params, meta["seq_stride"])
+    result = {"passages": n, "replicated": n > table.count, "real_passages": table.count,
+              "build_s": round(time.perf_counter() - started, 3), "build_rss_mb": round(peak_rss_mb(), 1),
+              "vector_dtype": shape.vector_dtype}
+    saved = workdir / f"index-{n}"
+    saved.mkdir()
+    index.save(saved)
+    result["disk_mb"] = round(folder_mb(saved), 2)
+    return result
+
+
+def measure_serve(workdir: Path, n: int) -> dict:
+    """Load the saved index as a server starts, answer every question (peak RSS read now: the
+    index, the store connection and the libraries the answer path uses, torch included where the
+    vectors are float16), then time the peers and measure what each one's index adds to the RSS."""
+    meta, retrieval, params, _ = _meta(workdir)
+    started = time.perf_counter()
+    index = SearchIndex.load(workdir / f"index-{n}", params)
+    result = {"load_s": round(time.perf_counter() - started, 3)}
+    queries, query_vectors = load_queries(workdir, meta["model_key"], meta["dimension"])
+    store = SqliteStore(workdir / "corpus.db")
+    try:
+        replicas = ReplicaStore(store, meta["seq_stride"])
+        manager = IndexManager(replicas, query_vectors, params, meta["titles"], vector_dtype=retrieval.vector_dtype)
+        manager.current = index
+        answerer = Answerer(replicas, Retriever(manager, query_vectors, retrieval), retrieval)
+        result.update(time_answers(answerer, index, queries))
+        result["rss_mb"] = round(peak_rss_mb(), 1)
+    finally:
+        store.close()
+    result["questions"] = len(queries)
+    result["query_vector_misses"] = query_vectors.misses
+
+    peers_mb = {}
+    query_tokens = [tokenize(q["text"]) for q in queries]
+    result.update(time_dense(index, [query_vectors.encode_query(q["text"]) for q in queries]))
+    table = PassageTable(workdir)
+    real_lists = table.token_lists(np.arange(table.count))
+    corpus = [real_lists[i % table.count] for i in range(n)]
+    gc.collect()
+    before = current_rss_mb()
+    result.update(time_bm25_vs_bm25s(index, corpus, params, query_tokens))
+    peers_mb["bm25s"] = result.pop("bm25s_rss_mb", None)
+    gc.collect()
+    before = current_rss_mb()
+    result.update(time_rank_bm25(corpus, params, index, query_tokens))
+    if result.get("rank_bm25_p50_ms") is not None:
+        peers_mb["rank_bm25"] = round(result.pop("rank_bm25_rss_mb", current_rss_mb() - before), 1)
+    result["peers_rss_mb"] = peers_mb
+    return result
+
+
+def _run_phase(workdir: Path, n: int, phase: str) -> dict:
+    out = workdir / f"{phase}-{n}.json"
+    command = [sys.executable, "-m", "index.bench", "--one-size", str(n), "--phase", phase,
+               "--workdir", str(workdir), "--out", str(out)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0 or not out.is_file():
+        tail = (done.stderr or "").strip().splitlines()[-3:]
+        return {"passages": n, "error": f"{phase}: exit code {done.returncode}: {' | '.join(tail)}"}
+    return json.loads(out.read_text())
+
+
+def run_size(workdir: Path, n: int) -> dict:
+    """One size in two fresh interpreters (peak RSS only ever grows in a process): one builds and
+    saves the index, the other loads it, as a server starts, answers, then times the peers."""
+    try:
+        result = _run_phase(workdir, n, "build")
+        if "error" not in result:
+            result.update(_run_phase(workdir, n, "serve"))
+        return result
+    finally:
+        shutil.rmtree(workdir / f"index-{n}", ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m index.bench --one-size N --phase build|serve --workdir W --out PATH`: one size's
+    phase, for run_size."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--one-size", type=int, required=True)
+    parser.add_argument("--phase", choices=["build", "serve"], required=True)
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    measure = measure_build if args.phase == "build" else measure_serve
+    args.out.write_text(json.dumps(measure(args.workdir, args.one_size)))
+    return 0

@@ -1,0 +1,93 @@
+"""Measuring helpers shared by the benchmark's parts: memory, time, percentiles, the machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM) in MiB; getrusage where /proc is absent."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def folder_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / (1024 * 1024)
+
+
+def percentile_ms(seconds: list[float], q: float) -> float | None:
+    return round(float(np.percentile(seconds, q)) * 1000, 3) if seconds else None
+
+
+def random_unit_vectors(rng: np.random.Generator, n: int, dimension: int) -> np.ndarray:
+    vectors = rng.standard_normal((n, dimension), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors
+
+
+def time_calls(call: Callable[[object], object], inputs: list) -> list[float]:
+    """Seconds taken by call(x) for each input, one perf_counter pair per call."""
+    out = []
+    for item in inputs:
+        started = time.perf_counter()
+        call(item)
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def time_interleaved(calls: dict[str, Callable[[object], object]], inputs: list) -> dict[str, list[float]]:
+    """time_calls for several rivals, taking turns on each input (and each going first in turn), so
+    that a burst of load from elsewhere on a shared machine lands on all of them alike."""
+    out: dict[str, list[float]] = {name: [] for name in calls}
+    names = list(calls)
+    for i, item in enumerate(inputs):
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            started = time.perf_counter()
+            calls[name](item)
+            out[name].append(time.perf_counter() - started)
+    return out
+
+
+def machine_info(threads: int) -> dict:
+    from importlib import metadata
+
+    def version(package: str) -> str | None:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+        "numpy": np.__version__, "torch": version("torch"), "torch_threads": threads,
+        "bm25s": version("bm25s"), "rank_bm25": version("rank-bm25"),
+    }
+
+
+def current_rss_mb() -> float:
+    """This process's resident set now (VmRSS) in MiB: what a peer's index adds is measured as the
+    growth of this figure while it is built and held."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_rss_mb()
