@@ -208,7 +208,10 @@ class TopicMatcher:
             coverage = covered[reach] * inverse[touched, None]
         always = self._always[live[self._always]]  # thresholds low enough to match on meaning alone
         if len(always):
-            candidates = np.union1d(touched, always)
+            mask = np.zeros(len(self.topics), bool)
+            mask[always] = True
+            mask[touched] = True
+            candidates = np.flatnonzero(mask)
             cand_coverage = np.zeros((len(candidates), n_passages), np.float32)
             cand_coverage[np.searchsorted(candidates, touched)] = coverage
         else:
@@ -226,7 +229,9 @@ class TopicMatcher:
         if cfg.dense_weight <= 0:
             cosine = np.zeros_like(cand_coverage)
         elif many:
-            cosine = (self.vectors @ passage_vectors.T)[candidates]
+            cosine = self.vectors @ passage_vectors.T
+            if len(candidates) < len(self.topics):
+                cosine = cosine[candidates]
         else:
             cosine = self.vectors[candidates] @ passage_vectors.T
         scores = _fuse_into(cosine, cand_coverage, cfg)

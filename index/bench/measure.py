@@ -64,6 +64,24 @@ def time_interleaved(calls: dict[str, Callable[[object], object]], inputs: list)
     return out
 
 
+def time_blocks(calls: dict[str, Callable[[object], object]], inputs: list, block: int = 20) -> dict[str, list[float]]:
+    """time_interleaved by blocks of inputs: rivals that run on different thread pools (torch's,
+    OpenBLAS's) slow each other down when they alternate call by call, as one pool's threads spin
+    on while the other's work. Each rival gets one untimed call before each of its blocks."""
+    out: dict[str, list[float]] = {name: [] for name in calls}
+    names = list(calls)
+    for b, start in enumerate(range(0, len(inputs), block)):
+        chunk = inputs[start : start + block]
+        shift = b % len(names)
+        for name in names[shift:] + names[:shift]:
+            calls[name](chunk[0])
+            for item in chunk:
+                started = time.perf_counter()
+                calls[name](item)
+                out[name].append(time.perf_counter() - started)
+    return out
+
+
 def machine_info(threads: int) -> dict:
     from importlib import metadata
 
