@@ -69,7 +69,7 @@ def run_bot(config: Config, open_index, verbose: bool = False) -> int:
                 app.run_webhook(
                     listen=t.webhook_listen, port=t.webhook_port,
                     url_path=urlsplit(t.webhook_url).path.lstrip("/"), webhook_url=t.webhook_url,
-                    secret_token=t.webhook_secret or None, allowed_updates=Update.ALL_TYPES,
+                    secret_token=t.webhook_secret, allowed_updates=Update.ALL_TYPES,
                 )
             else:
                 app.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ SECRET_KEYS = ("token", "webhook_secret", "url")  # never repeated in error mess
 TOKEN_ENV = "NEWSBOT_TOKEN"
 WEBHOOK_SECRET_ENV = "NEWSBOT_WEBHOOK_SECRET"
 CONFIG_ENV = "NEWSBOT_CONFIG"
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Telegram's rule for secret_token
 
 
 class ConfigError(ValueError):
@@ -241,6 +243,14 @@ def _validate_telegram(t: TelegramConfig) -> None:
         raise ConfigError("telegram.mode must be polling or webhook")
     if t.mode == "webhook" and not t.webhook_url.startswith("https://"):
         raise ConfigError("telegram.webhook_url must be an https:// URL in webhook mode")
+    if t.mode == "webhook" and not t.webhook_secret:
+        # without it anyone who finds the webhook path can post forged updates (an admin's id included)
+        raise ConfigError(f"webhook mode needs a secret: set {WEBHOOK_SECRET_ENV} (or [telegram] webhook_secret) "
+                          "to 1-256 characters of A-Z, a-z, 0-9, _ and -, e.g. the output of "
+                          "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+    if t.webhook_secret and not WEBHOOK_SECRET_PATTERN.fullmatch(t.webhook_secret):
+        raise ConfigError("telegram.webhook_secret must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
+                          "(what Telegram accepts as a secret_token)")
     if not 0 < t.webhook_port < 65536:
         raise ConfigError("telegram.webhook_port must be a TCP port")
     for key in ("fetch_timeout_s", "max_fetch_bytes", "article_page_chars"):

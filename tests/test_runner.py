@@ -83,11 +83,36 @@ def test_webhook_mode_needs_an_https_url(tmp_path, mode, url, ok):
 
     path = tmp_path / "c.toml"
     path.write_text(f'[telegram]\nmode = "{mode}"\nwebhook_url = "{url}"\n')
+    env = {"NEWSBOT_WEBHOOK_SECRET": "s3cret"}
     if ok:
-        assert load_config(path, env={}).telegram.mode == mode
+        assert load_config(path, env=env).telegram.mode == mode
     else:
         with pytest.raises(ConfigError, match="telegram"):
-            load_config(path, env={})
+            load_config(path, env=env)
+
+
+@pytest.mark.parametrize("secret", ["", "has space", "x" * 257, "ünï"])
+def test_webhook_mode_refuses_to_start_without_a_valid_secret(tmp_path, secret):
+    """Without a secret, anyone who finds the webhook path could post updates as any user."""
+    from index.config import ConfigError, load_config
+
+    path = tmp_path / "c.toml"
+    path.write_text('[telegram]\nmode = "webhook"\nwebhook_url = "https://bot.example.org/hook"\n')
+    with pytest.raises(ConfigError, match="secret") as raised:
+        load_config(path, env={"NEWSBOT_WEBHOOK_SECRET": secret} if secret else {})
+    assert not secret or secret not in str(raised.value)
+
+
+def test_newsbot_run_in_webhook_mode_without_a_secret_exits_before_registering(tmp_path):
+    config = tmp_path / "newsbot.toml"
+    config.write_text('[telegram]\nmode = "webhook"\nwebhook_url = "https://bot.example.org/hook"\n')
+    env = {k: v for k, v in os.environ.items() if k != "NEWSBOT_WEBHOOK_SECRET"}
+    env.update(PYTHONPATH=str(ROOT), NEWSBOT_TOKEN="55:hook-token")
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "--config", str(config), "--store",
+                           str(tmp_path / "s.db"), "run"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2
+    assert "NEWSBOT_WEBHOOK_SECRET" in done.stderr and "Traceback" not in done.stderr
 
 
 def _free_port() -> int:

@@ -60,7 +60,7 @@ def test_three_workers_send_every_alert_once(tmp_path, store_location, fresh_eng
 
     with LocalBotApi(token="77:workers") as api:
         api.latency_seconds["sendMessage"] = 0.02
-        env = dict(os.environ, PYTHONPATH=str(ROOT), NEWSBOT_TOKEN=api.token)
+        env = dict(os.environ, PYTHONPATH=str(ROOT), NEWSBOT_TOKEN=api.token, NEWSBOT_WEBHOOK_SECRET="w0rkers")
         configs = [_config(tmp_path, api, n) for n in range(3)]
         workers = [_worker(c, store_location, env) for c in configs]
         try:
