@@ -1,9 +1,14 @@
-"""Fetching a page for /save: http(s) only, bounded in time and size, never into private networks.
+"""Fetching pages and feeds: http(s) only, bounded in time and size, never into private networks.
 
 A bot that fetches any URL it is sent is a proxy into the network it runs in, so hosts that
 resolve to loopback, private, link-local or reserved addresses are refused (unless the config
-allows them, e.g. for an intranet news source), and every redirect is checked the same way
-instead of being followed blindly.
+allows them, e.g. for an intranet news source), IPv6 forms that embed an IPv4 address are judged
+by that address, proxy variables of the environment are ignored (the check must see the real
+peer), and every redirect is checked the same way instead of being followed blindly.
+
+Bodies are decompressed here, not by httpx, so that the size limit bounds what is inflated, not
+just what arrived: a few kilobytes of gzip can expand to gigabytes, and stacked encodings
+(`gzip, gzip`) multiply that, so they are refused.
 """
 
 from __future__ import annotations
@@ -11,16 +16,42 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import zlib
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 MAX_REDIRECTS = 5
+PERMANENT = (301, 308)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")
 
 
 class FetchError(RuntimeError):
     """The page could not be fetched; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    timeout_s: float = 15.0  # the whole fetch, redirects and body included
+    max_bytes: int = 5_000_000  # after decompression
+    allow_private: bool = False
+    user_agent: str = "newsbot/0.1 (+article saver)"
+    trusted: frozenset[str] = frozenset()  # "host:port"s exempt from the address check (tests, one intranet host)
+
+
+@dataclass(frozen=True)
+class Response:
+    url: str  # after redirects
+    status: int
+    headers: httpx.Headers
+    data: bytes  # the decompressed body of a 200; empty otherwise
+    permanent_url: str | None = None  # where only permanent redirects (301/308) led, when they did
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
 
 
 @dataclass(frozen=True)
@@ -42,71 +73,168 @@ class Page:
         return "page.txt"
 
 
-def _refused(address: str) -> bool:
-    return not ipaddress.ip_address(address.split("%")[0]).is_global
+def refused_address(address: str) -> bool:
+    """Not a public unicast address, judging IPv6 forms that carry an IPv4 address by that address
+    (IPv4-mapped, IPv4-compatible, 6to4, Teredo, NAT64) and refusing deprecated site-local ones."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if ip.version == 6:
+        if ip in _SITE_LOCAL:
+            return True
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is None and int(ip) >> 32 == 0 and int(ip) > 1:  # ::a.b.c.d, IPv4-compatible
+            embedded = ipaddress.IPv4Address(int(ip))
+        if embedded is not None and not embedded.is_global:
+            return True
+    return not ip.is_global
 
 
-async def _check_host(url: str, allow_private: bool) -> None:
+def _trusted(url: str, policy: FetchPolicy) -> bool:
+    parts = urlsplit(url)
+    return policy.allow_private or f"{parts.hostname}:{parts.port or _default_port(parts.scheme)}" in policy.trusted
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+async def _check_host(url: str, policy: FetchPolicy) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError("Only http:// and https:// links can be saved.")
-    if allow_private:
+        raise FetchError("Only http:// and https:// links can be fetched.")
+    if _trusted(url, policy):
         return
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise FetchError(f"Cannot resolve {parts.hostname}.") from exc
-    if any(_refused(info[4][0]) for info in infos):
+    if any(refused_address(info[4][0]) for info in infos):
         raise FetchError(f"{parts.hostname} is a private or local address; it is not fetched.")
 
 
-def _check_peer(response: httpx.Response, allow_private: bool) -> None:
+def _check_peer(response: httpx.Response, url: str, policy: FetchPolicy) -> None:
     """The address actually connected to: a name that resolved to a public address for the check
-    and to a private one for the connection (DNS rebinding) is caught here, before any byte is read."""
-    if allow_private:
+    and to a private one for the connection (DNS rebinding) is caught here, before any byte of the
+    body is read."""
+    if _trusted(url, policy):
         return
     stream = response.extensions.get("network_stream")
     peer = stream.get_extra_info("server_addr") if stream is not None else None
-    if not peer or _refused(str(peer[0])):
+    if not peer or refused_address(str(peer[0])):
         raise FetchError("The page is on a private or local address; it is not fetched.")
 
 
-async def fetch(url: str, timeout_s: float, max_bytes: int, allow_private: bool = False) -> Page:
-    """The page, or FetchError. `timeout_s` bounds the whole fetch, redirects included."""
+class BoundedDecoder:
+    """Content-Encoding undone chunk by chunk, never inflating past `limit` bytes."""
+
+    def __init__(self, content_encoding: str, limit: int):
+        codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        if len(codings) > 1:
+            raise FetchError(f"Stacked content encodings ({', '.join(codings)}) are refused.")
+        coding = codings[0] if codings else ""
+        if coding in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif coding == "deflate":
+            self._z = zlib.decompressobj(zlib.MAX_WBITS | 32)  # zlib or gzip wrapped
+        elif not coding:
+            self._z = None
+        else:
+            raise FetchError(f"Unsupported content encoding {coding!r}.")
+        self.limit = limit
+        self.size = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._z is None:
+            return self._count(chunk)
+        try:
+            out = [self._count(self._z.decompress(chunk, self.limit - self.size + 1))]
+            while self._z.unconsumed_tail:
+                out.append(self._count(self._z.decompress(self._z.unconsumed_tail, self.limit - self.size + 1)))
+        except zlib.error as exc:
+            raise FetchError(f"The response is not valid compressed data ({exc}).") from exc
+        return b"".join(out)
+
+    def _count(self, data: bytes) -> bytes:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise FetchError(f"The response is over the limit of {self.limit:,} bytes.")
+        return data
+
+
+def new_client(policy: FetchPolicy, connections: int = 10) -> httpx.AsyncClient:
+    """One client per round of fetches (connections are reused); environment proxies are ignored."""
+    return httpx.AsyncClient(
+        timeout=policy.timeout_s, follow_redirects=False, trust_env=False,
+        headers={"User-Agent": policy.user_agent, "Accept-Encoding": "gzip, deflate"},
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+    )
+
+
+async def get(client: httpx.AsyncClient, url: str, policy: FetchPolicy, headers: dict | None = None) -> Response:
+    """GET with every hop checked; any HTTP status is returned (a body only with 200), transport
+    and policy failures raise FetchError. `policy.timeout_s` bounds the whole of it."""
     try:
-        async with asyncio.timeout(timeout_s):
-            return await _fetch(url, timeout_s, max_bytes, allow_private)
+        async with asyncio.timeout(policy.timeout_s):
+            return await _get(client, url, policy, headers or {})
     except TimeoutError as exc:
-        raise FetchError(f"The site did not answer within {timeout_s:g} s.") from exc
+        raise FetchError(f"The site did not answer within {policy.timeout_s:g} s.") from exc
 
 
-async def _fetch(url: str, timeout_s: float, max_bytes: int, allow_private: bool) -> Page:
-    async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=False,
-                                 headers={"User-Agent": "newsbot/0.1 (+article saver)"}) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            await _check_host(url, allow_private)
-            try:
-                async with client.stream("GET", url) as response:
-                    _check_peer(response, allow_private)
-                    if response.is_redirect and "location" in response.headers:
-                        url = urljoin(url, response.headers["location"])
-                        continue
-                    if response.status_code != 200:
-                        raise FetchError(f"The site answered {response.status_code} {response.reason_phrase}.")
-                    try:
-                        declared = int(response.headers.get("content-length") or 0)
-                    except ValueError:
-                        declared = 0
-                    if declared > max_bytes:
-                        raise FetchError(f"The page is {declared:,} bytes, over the limit of {max_bytes:,}.")
-                    data = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        data += chunk
-                        if len(data) > max_bytes:
-                            raise FetchError(f"The page is over the limit of {max_bytes:,} bytes.")
-                    return Page(str(response.url), bytes(data), response.headers.get("content-type", ""))
-            except httpx.TimeoutException as exc:
-                raise FetchError(f"The site did not answer within {timeout_s:g} s.") from exc
-            except httpx.HTTPError as exc:
-                raise FetchError(f"Could not fetch the page ({type(exc).__name__}).") from exc
-        raise FetchError("Too many redirects.")
+async def _get(client: httpx.AsyncClient, url: str, policy: FetchPolicy, headers: dict) -> Response:
+    seen = {url}
+    permanent: str | None = None
+    only_permanent = True
+    for _ in range(MAX_REDIRECTS + 1):
+        await _check_host(url, policy)
+        try:
+            async with client.stream("GET", url, headers=headers) as response:
+                _check_peer(response, url, policy)
+                if response.is_redirect and "location" in response.headers:
+                    target = urljoin(url, response.headers["location"])
+                    if target in seen:
+                        raise FetchError("The site redirects in a loop.")
+                    seen.add(target)
+                    only_permanent = only_permanent and response.status_code in PERMANENT
+                    if only_permanent:
+                        permanent = target
+                    url = target
+                    continue
+                data = await _body(response, policy.max_bytes) if response.status_code == 200 else b""
+                return Response(str(response.url), response.status_code, response.headers, data,
+                                permanent if only_permanent else None)
+        except httpx.TimeoutException as exc:
+            raise FetchError(f"The site did not answer within {policy.timeout_s:g} s.") from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(f"Could not fetch the page ({type(exc).__name__}).") from exc
+    raise FetchError("Too many redirects.")
+
+
+async def _body(response: httpx.Response, max_bytes: int) -> bytes:
+    try:
+        declared = int(response.headers.get("content-length") or 0)
+    except ValueError:
+        declared = 0
+    if declared > max_bytes:
+        raise FetchError(f"The response is {declared:,} bytes, over the limit of {max_bytes:,}.")
+    decoder = BoundedDecoder(response.headers.get("content-encoding", ""), max_bytes)
+    data = bytearray()
+    received = 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received > max_bytes:
+            raise FetchError(f"The response is over the limit of {max_bytes:,} bytes.")
+        data += decoder.feed(chunk)
+    return bytes(data)
+
+
+async def fetch(url: str, timeout_s: float, max_bytes: int, allow_private: bool = False) -> Page:
+    """One page for /save, or FetchError."""
+    policy = FetchPolicy(timeout_s=timeout_s, max_bytes=max_bytes, allow_private=allow_private)
+    async with new_client(policy, connections=1) as client:
+        response = await get(client, url, policy)
+    if response.status != 200:
+        reason = httpx.codes.get_reason_phrase(response.status)
+        raise FetchError(f"The site answered {response.status} {reason}.".replace("  ", " "))
+    return Page(response.url, response.data, response.content_type)

@@ -106,6 +106,28 @@ class TelegramConfig:
 
 
 @dataclass(frozen=True)
+class FeedsConfig:
+    poll: bool = True  # `newsbot run` polls due feeds in the background
+    interval_minutes: float = 15.0  # a feed's default; `feeds add --interval` sets one feed's own
+    min_interval_minutes: float = 5.0  # bounds within which a feed's own hints (<ttl>, max-age…) are honoured
+    max_interval_minutes: float = 1440.0
+    max_backoff_minutes: float = 1440.0  # failures double the wait up to this
+    max_failures: int = 10  # consecutive failures before a feed is disabled (admins are told once)
+    check_seconds: float = 30.0  # how often `newsbot run` looks for due feeds
+    concurrency: int = 20  # requests in flight at once (never more than one per host)
+    per_host_delay_s: float = 1.0  # pause between two requests to the same host
+    timeout_s: float = 20.0  # one whole fetch, redirects and a slow body included
+    max_feed_bytes: int = 10_000_000  # a feed's size after decompression
+    max_page_bytes: int = 5_000_000  # a linked article page (full_text)
+    max_items: int = 200  # newest entries read per poll; the rest of a huge feed is left unread
+    full_text: str = "auto"  # auto (fetch the linked page when the entry holds only a short text) | always | never
+    full_text_min_words: int = 150  # auto: entries shorter than this get their page fetched
+    user_agent: str = "newsbot/0.1 (feed reader)"
+    allow_private_urls: bool = False  # feeds and their pages may be on loopback/private addresses
+    claim_lease_s: float = 300.0  # several workers: how long a claimed feed stays one worker's
+
+
+@dataclass(frozen=True)
 class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -113,6 +135,7 @@ class Config:
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    feeds: FeedsConfig = field(default_factory=FeedsConfig)
 
 
 def _check_value(where: str, value: object, expected: object) -> object:
@@ -224,6 +247,7 @@ def validate(config: Config) -> None:
         raise ConfigError("store.url must be a postgresql://… (or sqlite:///…) URL")
     _validate_alerts(config.alerts)
     _validate_telegram(config.telegram)
+    _validate_feeds(config.feeds)
 
 
 def _validate_alerts(a: AlertsConfig) -> None:
@@ -262,6 +286,22 @@ def _validate_telegram(t: TelegramConfig) -> None:
         raise ConfigError("telegram.questions_per_minute must be 0 (no limit) or more")
     if t.watch_seconds < 0:
         raise ConfigError("telegram.watch_seconds must be 0 (off) or more")
+
+
+def _validate_feeds(f: FeedsConfig) -> None:
+    if f.full_text not in ("auto", "always", "never"):
+        raise ConfigError("feeds.full_text must be auto, always or never")
+    for key in ("interval_minutes", "min_interval_minutes", "max_interval_minutes", "max_backoff_minutes",
+                "max_failures", "check_seconds", "concurrency", "timeout_s", "max_feed_bytes", "max_page_bytes",
+                "max_items", "claim_lease_s"):
+        if getattr(f, key) <= 0:
+            raise ConfigError(f"feeds.{key} must be positive, got {getattr(f, key)}")
+    if f.per_host_delay_s < 0 or f.full_text_min_words < 0:
+        raise ConfigError("feeds.per_host_delay_s and feeds.full_text_min_words must not be negative")
+    if f.min_interval_minutes > f.max_interval_minutes:
+        raise ConfigError("feeds.min_interval_minutes must not be over feeds.max_interval_minutes")
+    if not f.user_agent.strip():
+        raise ConfigError("feeds.user_agent must not be empty")
 
 
 def with_store_path(config: Config, store: str | None) -> Config:

@@ -227,7 +227,7 @@ def _read_feed(data: bytes, origin: str) -> Iterator[RawDocument | Unreadable]:
         if entry.get("content"):
             body = entry.content[0].get("value", "")
         body = body or entry.get("summary", "")
-        text = _html_to_text(body)
+        text = html_to_text(body)
         if not text.strip():
             yield Unreadable(f"{item_origin}: feed item has no text")
             continue
@@ -242,7 +242,7 @@ def _read_feed(data: bytes, origin: str) -> Iterator[RawDocument | Unreadable]:
         )
 
 
-def _html_to_text(fragment: str) -> str:
+def html_to_text(fragment: str) -> str:
     """Feed bodies are HTML fragments: keep paragraphs, drop tags."""
     if "<" not in fragment:
         return fragment

@@ -103,7 +103,7 @@ class PostgresStore(SqlStore):
 
     def restart_identities(self) -> None:
         with self._write():
-            for table, column in (("articles", "seq"), ("topics", "id"), ("outbox", "id")):
+            for table, column in (("articles", "seq"), ("topics", "id"), ("outbox", "id"), ("feeds", "id")):
                 top = f"(SELECT MAX({column}) FROM {table})"
                 self._db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
                                  f"GREATEST({top}, 1), {top} IS NOT NULL)")

@@ -17,12 +17,13 @@ import numpy as np
 from ..models import Article, Passage, Sentence
 from .base import ArticleHeader, SaveResult, now_iso
 from .sql_alerts import SqlAlertsMixin
+from .sql_feeds import SqlFeedsMixin
 
 CHUNK = 500  # ids per IN (...) list
 ARTICLE_COLUMNS = "seq, id, title, date, source, url, text, content_hash, saved_at"
 
 
-class SqlStore(SqlAlertsMixin):
+class SqlStore(SqlAlertsMixin, SqlFeedsMixin):
     """Backend hooks: _run, _run_many, _begin (a write transaction), _serialize_saves."""
 
     path = None  # a file path where the store is one (the index is kept beside it)
