@@ -195,6 +195,11 @@ async def save_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text(f"Not saved: the file could not be downloaded ({exc.message}).")
         return
     name = doc.file_name or "document.txt"
+    from .feed_admin import import_file, is_opml  # feed_admin builds on this module
+
+    if is_opml(name, data):
+        await import_file(update, s, data)
+        return
     report = await s.run(s.engine.save_data, data, name, f"telegram:{name}")
     await message.reply_text(report_text(report))
     await _after_save(s, report)

@@ -123,7 +123,13 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
     with Engine(config) as engine:
         print("loading the index…", file=sys.stderr)
         _index(engine)
-        TerminalChat(engine).run()
+        chat = TerminalChat(engine)
+        stop = chat.poll_in_background(config.feeds.check_seconds) if config.feeds.poll else None
+        try:
+            chat.run()
+        finally:
+            if stop is not None:
+                stop.set()
     return EXIT_OK
 
 
@@ -342,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
+
+    from . import feeds_cli
+
+    feeds_cli.add_parser(sub)
 
     p = sub.add_parser("eval", help="measure retrieval and answers on ../shared/eval")
     p.add_argument("--pool", default="pool_quick", choices=["pool_quick", "pool_standard"])

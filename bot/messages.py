@@ -28,6 +28,8 @@ ADMIN_COMMANDS = [
     ("ingest", "save new files from the watched folder"),
     ("reindex", "rebuild the search index in the background"),
     ("stats", "store, index, subscriptions and outbox"),
+    ("feed", "poll a feed for new articles: /feed URL [minutes]"),
+    ("feeds", "the polled feeds, their health, remove buttons"),
 ]
 
 ASK_EXAMPLES = ("When did Kestrel Mobile sign the 5G deal?", "What happened with the rail strike this week?")

@@ -25,6 +25,7 @@ from .ratelimit import QuestionLimiter
 
 if TYPE_CHECKING:
     from .delivery import AlertSender
+    from .feed_poller import FeedPoller
 
 T = TypeVar("T")
 KEY = "newsbot"
@@ -39,6 +40,8 @@ class Services:
     sender_task: asyncio.Task | None = None
     reindex_task: asyncio.Task | None = None
     refresh_task: asyncio.Task | None = None
+    feeds_task: asyncio.Task | None = None  # the feed poll round in progress
+    feed_poller: FeedPoller | None = None
     stopping: threading.Event = field(default_factory=threading.Event)  # shutdown: long work stops early
     limiter: QuestionLimiter | None = None
 

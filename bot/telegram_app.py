@@ -33,7 +33,7 @@ from telegram.ext import (
 from index.config import Config
 from index.engine import Engine
 
-from . import admin, conversation, subscriptions
+from . import admin, conversation, feed_admin, subscriptions
 from .delivery import AlertSender
 from .messages import ADMIN_COMMANDS, COMMANDS
 from .ratelimit import QuestionLimiter
@@ -77,7 +77,8 @@ def add_handlers(app: Application, admins: list[int]) -> None:
     for name, handler in (("start", conversation.start), ("help", conversation.help_command),
                           ("latest", conversation.latest), ("article", conversation.article),
                           ("timeline", conversation.timeline), ("reindex", admin.reindex), ("save", admin.save),
-                          ("stats", admin.stats), ("ingest", admin.ingest_folder)):
+                          ("stats", admin.stats), ("ingest", admin.ingest_folder), ("feed", feed_admin.feed),
+                          ("feeds", feed_admin.feeds)):
         app.add_handler(CommandHandler(name, handler, filters=new))
     for name, handler in (("subscribe", subscriptions.subscribe), ("topics", subscriptions.list_topics),
                           ("unsubscribe", subscriptions.unsubscribe)):
@@ -85,6 +86,7 @@ def add_handlers(app: Application, admins: list[int]) -> None:
     app.add_handler(CallbackQueryHandler(conversation.more, pattern=r"^more:"))
     app.add_handler(CallbackQueryHandler(conversation.article_page_turn, pattern=r"^art:"))
     app.add_handler(CallbackQueryHandler(subscriptions.topic_button, pattern=r"^t:"))
+    app.add_handler(CallbackQueryHandler(feed_admin.feed_button, pattern=r"^fd:"))
     app.add_handler(ChatMemberHandler(subscriptions.membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, subscriptions.migrated))
     # an admin's forwarded post is saved; anyone else's forwarded text is a question like any other
@@ -138,6 +140,9 @@ async def start_services(app: Application) -> None:
     if app.job_queue is not None:
         app.job_queue.run_repeating(_check_new_articles, interval=s.config.alerts.check_seconds, first=1.0,
                                     name="check-new-articles")
+        if s.config.feeds.poll:
+            app.job_queue.run_repeating(feed_admin.poll_due_feeds, interval=s.config.feeds.check_seconds, first=3.0,
+                                        name="poll-feeds")
         if s.config.telegram.watch_folder and s.config.telegram.watch_seconds > 0:
             app.job_queue.run_repeating(_watch_folder, interval=s.config.telegram.watch_seconds, first=2.0,
                                         name="watch-folder")

@@ -8,6 +8,7 @@ sparkline, /save and /reindex.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
@@ -35,6 +36,8 @@ Commands:
   /unsubscribe TOPIC    stop one (its text or number), or all
   /save TEXT            save an article (first line: title); /ingest PATH saves files or folders
   /stats                what the store holds
+  /feed URL [MINUTES]   poll a feed (or the feed a page advertises) for new articles
+  /feeds                the polled feeds and their health; /feeds remove ID, /feeds poll
   /reindex              rebuild the search index
   /quit                 leave (Ctrl-D works too)"""
 
@@ -45,6 +48,7 @@ class TerminalChat:
         self.engine = engine
         self.now = now
         self.write = write
+        self.lock = threading.RLock()  # one line at a time: the background feed poller prints too
 
     def handle(self, line: str) -> bool:
         """Answer one line; False when the user wants to leave."""
@@ -70,7 +74,7 @@ class TerminalChat:
             "/stats": self._stats, "/latest": self._latest, "/article": self._article,
             "/timeline": self._timeline, "/subscribe": self._subscribe, "/topics": self._topics,
             "/unsubscribe": self._unsubscribe, "/save": self._save, "/ingest": self._ingest,
-            "/reindex": self._reindex,
+            "/reindex": self._reindex, "/feed": self._feed, "/feeds": self._feeds,
         }
 
     def _stats(self, _: str) -> None:
@@ -147,6 +151,77 @@ class TerminalChat:
         self.engine.reindex()
         self.write(f"Reindexed {self.engine.index.current.size} passages.")
 
+    def _feed(self, arg: str) -> None:
+        import asyncio
+
+        from .feed_poller import add_feeds
+
+        words = arg.split()
+        if not words:
+            self.write("Give a feed URL (or a page that advertises one): /feed URL [MINUTES]")
+            return
+        try:
+            interval = float(words[1]) if len(words) > 1 else None
+        except ValueError:
+            self.write("The poll interval is a number of minutes: /feed URL 30")
+            return
+        [(url, feed, said)] = asyncio.run(add_feeds(self.engine, [words[0]], interval))
+        self.write(f"{url}: {said}" + (f" as feed {feed.id}; polling it now." if feed else ""))
+        if feed:
+            self._poll_feeds(every=False)
+
+    def _feeds(self, arg: str) -> None:
+        from . import feed_commands
+
+        action, _, rest = arg.partition(" ")
+        if action == "remove":
+            feed = self.engine.store.find_feed(rest) if rest.strip() else None
+            removed = feed is not None and self.engine.store.remove_feed(feed.id)
+            self.write(f"Removed feed {feed.id}; its articles stay." if removed else "No such feed; /feeds lists them.")
+        elif action == "poll":
+            self._poll_feeds(every=True)
+        elif action:
+            self.write("Usage: /feeds, /feeds remove ID, /feeds poll")
+        else:
+            feeds = self.engine.store.feeds()
+            self.write("\n".join(feed_commands.describe(f) for f in feeds) or "No feeds yet: /feed URL adds one.")
+
+    def _poll_feeds(self, every: bool) -> None:
+        """One round now, then the alerts it brought (the background poller does the same when due)."""
+        import asyncio
+
+        from . import feed_commands
+        from .feed_poller import FeedPoller
+
+        with self.lock:
+            report = asyncio.run(FeedPoller(self.engine).poll_round(every=every))
+            self.write("\n".join(feed_commands.round_lines(report)) if report.feeds else "No feed is due.")
+            self._alerts()
+
+    def poll_in_background(self, check_seconds: float) -> threading.Event:
+        """Poll due feeds every `check_seconds` while the chat runs; set the event to stop."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            import asyncio
+
+            from .feed_poller import FeedPoller
+
+            poller = FeedPoller(self.engine)
+            while not stop.wait(check_seconds):
+                try:
+                    report = asyncio.run(poller.poll_round())
+                except Exception as exc:  # noqa: BLE001 - the chat goes on; the next tick tries again
+                    self.write(f"(feed poll failed: {exc})")
+                    continue
+                if report.added:
+                    with self.lock:
+                        self.write(f"(feeds: {report.added} new article(s))")
+                        self._alerts()
+
+        threading.Thread(target=loop, name="feed-poller", daemon=True).start()
+        return stop
+
     def _alerts(self) -> None:
         """Match what was saved and show this chat's due alerts, as the bot would send them."""
         self.engine.refresh()
@@ -163,8 +238,9 @@ class TerminalChat:
             self.write(HELP)
         source = lines if lines is not None else _prompt_lines(interactive)
         for line in source:
-            if not self.handle(line):
-                break
+            with self.lock:
+                if not self.handle(line):
+                    break
 
 
 def _prompt_lines(interactive: bool):

@@ -39,7 +39,8 @@ def read_opml(data: bytes) -> list[OpmlFeed]:
         url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
         if url and url not in seen:
             seen.add(url)
-            feeds.append(OpmlFeed(url=url, title=(outline.get("title") or outline.get("text") or "").strip()))
+            title = (outline.get("title") or outline.get("text") or "").strip()
+            feeds.append(OpmlFeed(url=url, title="" if title == url else title))
     return feeds
 
 

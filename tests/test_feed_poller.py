@@ -16,7 +16,7 @@ import pytest
 from bot.feed_poller import FeedPoller, add_feeds
 from index.config import Config, FeedsConfig, StoreConfig
 from index.engine import Engine
-from tests.feed_server import (
+from feed_server import (
     FeedRoute,
     FeedServer,
     Item,
