@@ -259,6 +259,14 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
 
     from index import bench
 
+    if args.feeds:  # needs no eval data: its feeds are generated and served on loopback
+        import runpy
+
+        script = Path(__file__).resolve().parents[1] / "scripts" / "bench_feeds.py"
+        if not script.is_file():
+            print("newsbot bench --feeds runs from a checkout (scripts/bench_feeds.py)", file=sys.stderr)
+            return EXIT_USAGE
+        return runpy.run_path(str(script))["main"](["--json", str(Path(args.json).with_name("bench_feeds.json"))])
     eval_dir = Path(args.eval_dir)
     missing = bench.eval_data_missing(eval_dir)
     if missing:
@@ -373,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-model", action="store_true", help="random query vectors, no ingest figures")
     p.add_argument("--threads", type=int, default=1, help="torch threads for the model (0: torch's default)")
     p.add_argument("--ingest-articles", type=int, default=300, help="articles for the ingest throughput")
+    p.add_argument("--feeds", action="store_true", help="only the feed polling benchmark (1,000 local feeds; "
+                   "scripts/bench_feeds.py has its options)")
     p.add_argument("--eval-dir", default=str(_default_eval_dir()))
     p.set_defaults(func=cmd_bench)
     return parser

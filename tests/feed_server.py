@@ -67,7 +67,8 @@ class FeedRoute:
 
 
 class FeedServer:
-    def __init__(self, host: str = "127.0.0.1"):
+    def __init__(self, host: str = "127.0.0.1", latency_s: float = 0.0):
+        self.latency_s = latency_s  # every answer waits this long first: a server across a network
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
         self._lock = threading.Lock()
@@ -80,6 +81,8 @@ class FeedServer:
                 request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
                 with server._lock:
                     server.requests.append(request)
+                if server.latency_s:
+                    time.sleep(server.latency_s)
                 route = server.routes.get(self.path.split("?")[0])
                 reply = route(request) if route else Reply(404, {"Content-Type": "text/plain"}, b"not found")
                 try:

@@ -130,3 +130,21 @@ def test_sizes_past_the_real_passages_replicate_them_under_new_seqs(corpus):
     found = replicas.articles_by_seq([first, first + stride, first + 2 * stride])
     assert {a.id for a in found.values()} == {store.articles_by_seq([first])[first].id}
     assert set(found) == {first, first + stride, first + 2 * stride}
+
+
+def test_the_feed_benchmark_polls_every_feed_then_gets_only_304s():
+    import importlib.util
+
+    from index.config import FeedsConfig
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_feeds.py"
+    spec = importlib.util.spec_from_file_location("bench_feeds", script)
+    bench_feeds = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_feeds)
+    figures = bench_feeds.run(feeds=6, items=2, hosts=3, rounds=2, latency_s=0.0,
+                              config=FeedsConfig(full_text="never", per_host_delay_s=0.0))
+    assert figures["first_round"]["articles_saved"] == 12 and figures["first_round"]["failed"] == 0
+    assert [r["unchanged"] for r in figures["unchanged_rounds"]] == [6, 6]
+    assert figures["sequential_get"]["statuses"] == {200: 6}
+    assert figures["sequential_conditional_get"]["statuses"] == {304: 6}
+    assert "unchanged round vs the sequential conditional loop" in bench_feeds.format_table(figures)
