@@ -2,7 +2,8 @@
 
 A bot that fetches any URL it is sent is a proxy into the network it runs in, so hosts that
 resolve to loopback, private, link-local or reserved addresses are refused (unless the config
-allows them, e.g. for an intranet news source), IPv6 forms that embed an IPv4 address are judged
+allows them, e.g. for an intranet news source), the request goes to the very address that was
+checked (no second lookup a rebinding DNS server could answer differently), IPv6 forms that embed an IPv4 address are judged
 by that address, proxy variables of the environment are ignored (the check must see the real
 peer), and every redirect is checked the same way instead of being followed blindly.
 
@@ -18,7 +19,7 @@ import ipaddress
 import socket
 import zlib
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -99,18 +100,33 @@ def _default_port(scheme: str) -> int:
     return 443 if scheme == "https" else 80
 
 
-async def _check_host(url: str, policy: FetchPolicy) -> None:
+async def _checked_address(url: str, policy: FetchPolicy) -> str | None:
+    """The address to connect to, checked; None where the host is trusted (httpx resolves it)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError("Only http:// and https:// links can be fetched.")
     if _trusted(url, policy):
-        return
+        return None
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise FetchError(f"Cannot resolve {parts.hostname}.") from exc
-    if any(refused_address(info[4][0]) for info in infos):
+    if not infos or any(refused_address(info[4][0]) for info in infos):
         raise FetchError(f"{parts.hostname} is a private or local address; it is not fetched.")
+    return infos[0][4][0]
+
+
+def _pinned(url: str, address: str | None) -> tuple[str, dict, dict]:
+    """The request aimed at the checked address itself, so a name that resolves again to another
+    (DNS rebinding) never receives it: the URL carries the address, the Host header and the TLS
+    server name (certificate check included) the original host."""
+    if address is None:
+        return url, {}, {}
+    parts = urlsplit(url)
+    host = f"[{address}]" if ":" in address else address
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    return urlunsplit(parts._replace(netloc=netloc)), {"Host": parts.netloc.rsplit("@", 1)[-1]}, extensions
 
 
 def _check_peer(response: httpx.Response, url: str, policy: FetchPolicy) -> None:
@@ -187,9 +203,10 @@ async def _get(client: httpx.AsyncClient, url: str, policy: FetchPolicy, headers
     permanent: str | None = None
     only_permanent = True
     for _ in range(MAX_REDIRECTS + 1):
-        await _check_host(url, policy)
+        target_url, host, extensions = _pinned(url, await _checked_address(url, policy))
         try:
-            async with client.stream("GET", url, headers=headers) as response:
+            async with client.stream("GET", target_url, headers={**headers, **host},
+                                     extensions=extensions) as response:
                 _check_peer(response, url, policy)
                 if response.is_redirect and "location" in response.headers:
                     target = urljoin(url, response.headers["location"])
@@ -202,7 +219,7 @@ async def _get(client: httpx.AsyncClient, url: str, policy: FetchPolicy, headers
                     url = target
                     continue
                 data = await _body(response, policy.max_bytes) if response.status_code == 200 else b""
-                return Response(str(response.url), response.status_code, response.headers, data,
+                return Response(url, response.status_code, response.headers, data,
                                 permanent if only_permanent else None)
         except httpx.TimeoutException as exc:
             raise FetchError(f"The site did not answer within {policy.timeout_s:g} s.") from exc

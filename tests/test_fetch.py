@@ -79,3 +79,55 @@ async def test_size_status_and_time_limits(site):
         await fetch(f"{site}/slow", 1, 10_000, allow_private=True)  # trickling bytes: the whole fetch is bounded
     with pytest.raises(FetchError, match="Could not fetch"):  # a malformed response is a clear refusal
         await fetch(f"{site}/liar", 5, 1000, allow_private=True)
+
+
+@pytest.mark.parametrize("address,refused", [
+    ("93.184.216.34", False), ("2606:2800:220:1:248:1893:25c8:1946", False),
+    ("::ffff:127.0.0.1", True),  # IPv4-mapped loopback
+    ("::127.0.0.1", True),  # IPv4-compatible
+    ("64:ff9b::10.0.0.1", True), ("64:ff9b::93.184.216.34", False),  # NAT64 of a private / a public address
+    ("2002:0a00:0001::1", True), ("2002:5db8:d822::1", False),  # 6to4 of 10.0.0.1 / of a public address
+    ("2001:0:4136:e378:8000:63bf:f5ff:fffe", True),  # Teredo whose client is 10.0.0.1
+    ("fec0::1", True),  # deprecated site-local
+])
+def test_ipv6_forms_are_judged_by_the_ipv4_address_they_carry(address, refused):
+    from bot.fetch import refused_address
+
+    assert refused_address(address) is refused
+
+
+def test_a_checked_request_goes_to_the_checked_address_with_the_original_host():
+    from bot.fetch import _pinned
+
+    url, headers, extensions = _pinned("https://news.example:8443/a?b=1", "93.184.216.34")
+    assert (url, headers, extensions) == ("https://93.184.216.34:8443/a?b=1", {"Host": "news.example:8443"},
+                                          {"sni_hostname": "news.example"})
+    url, headers, extensions = _pinned("http://news.example/x", "2606:2800:220:1::1")
+    assert (url, headers, extensions) == ("http://[2606:2800:220:1::1]/x", {"Host": "news.example"}, {})
+    assert _pinned("http://trusted.example/x", None) == ("http://trusted.example/x", {}, {})
+
+
+async def test_stacked_encodings_are_refused_and_a_bomb_stops_at_the_limit():
+    import gzip
+
+    from feed_server import FeedServer, Reply
+
+    with FeedServer() as server:
+        server.routes["/stacked"] = lambda r: Reply(200, {"Content-Encoding": "gzip, gzip"},
+                                                    gzip.compress(gzip.compress(b"x" * 1000)))
+        server.routes["/bomb"] = lambda r: Reply(200, {"Content-Encoding": "gzip"}, gzip.compress(b"\0" * 50_000_000))
+        server.routes["/fine"] = lambda r: Reply(200, {"Content-Encoding": "gzip", "Content-Type": "text/plain"},
+                                                 gzip.compress(b"hello " * 100))
+        with pytest.raises(FetchError, match="Stacked content encodings"):
+            await fetch(server.url("/stacked"), 5, 1_000_000, allow_private=True)
+        with pytest.raises(FetchError, match="over the limit of 1,000,000"):
+            await fetch(server.url("/bomb"), 5, 1_000_000, allow_private=True)
+        assert (await fetch(server.url("/fine"), 5, 1_000_000, allow_private=True)).data == b"hello " * 100
+
+
+async def test_proxy_variables_are_ignored(site, monkeypatch):
+    """The address check must see the real peer: through a proxy it would see the proxy."""
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+    page = await fetch(f"{site}/page", 5, 10_000, allow_private=True)
+    assert b"Hello" in page.data
