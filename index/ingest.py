@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from .articles import Unusable, build_article
+from .attribution import fetched_source, fetched_url
 from .config import IngestConfig
 from .models import IngestReport, RawDocument, Rejection
 from .readers import Unreadable, read_data, read_path
@@ -63,7 +64,8 @@ def ingest_documents(store: Store, documents: Iterable[RawDocument], config: Ing
 def ingest_data(store: Store, data: bytes, name: str, origin: str, config: IngestConfig,
                 url: str | None = None) -> IngestReport:
     """Save the documents in downloaded bytes (a Telegram document, a fetched page). `url`, where
-    the bytes came from, is kept as the article URL unless the content names its own."""
+    the bytes came from, is the article URL unless the content's canonical URL is on the same site
+    (index.attribution)."""
     report = IngestReport()
     if len(data) > config.max_file_bytes:
         report.rejected.append(Rejection(origin, f"{len(data):,} bytes, over the limit of {config.max_file_bytes:,}"))
@@ -73,8 +75,9 @@ def ingest_data(store: Store, data: bytes, name: str, origin: str, config: Inges
             if isinstance(item, Unreadable):
                 report.rejected.append(Rejection(origin, str(item)))
                 continue
-            if url and not item.url:
-                item = dataclasses.replace(item, url=url)
+            if url:  # fetched: the page's own claims are believed only where the address bears them out
+                item = dataclasses.replace(item, url=fetched_url(url, item.url),
+                                           source=fetched_source(url, item.source))
             _guarded(item.origin, report, lambda item=item: save_document(store, item, config, report))
     except Unreadable as exc:
         report.rejected.append(Rejection(origin, str(exc)))

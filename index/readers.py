@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from html import unescape as html_unescape
 import json
 import re
 import warnings
@@ -200,8 +201,22 @@ def _read_html(data: bytes, origin: str) -> RawDocument:
         title=doc.title or "",
         date=_published_meta(data) or doc.date,
         url=doc.url,
-        source=doc.sitename or doc.hostname or "",
+        source=doc.sitename or _site_name_meta(data) or doc.hostname or "",
     )
+
+
+_SITE_META = re.compile(
+    rb"""<meta[^>]+(?:property|name)\s*=\s*["'](?:og:site_name|application-name)["'][^>]*>""", re.IGNORECASE)
+_CONTENT_TEXT = re.compile(rb"""content\s*=\s*["']([^"']{1,200})["']""", re.IGNORECASE)
+
+
+def _site_name_meta(data: bytes) -> str | None:
+    """The site's own name where trafilatura missed it (`<meta name="og:site_name">`, not `property`)."""
+    for tag in _SITE_META.findall(data[:200_000]):
+        content = _CONTENT_TEXT.search(tag)
+        if content:
+            return html_unescape(content.group(1).decode("utf-8", "replace")).strip() or None
+    return None
 
 
 def _published_meta(data: bytes) -> str | None:
