@@ -6,6 +6,7 @@ Exit codes scripts can rely on:
   2  usage or configuration error
   3  not found (an article id)
   4  the store could not be opened or used
+  5  newsbot run: the Bot API could not be reached (a refused token is 2)
 """
 
 from __future__ import annotations

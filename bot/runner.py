@@ -21,6 +21,7 @@ from index.engine import Engine
 from .telegram_app import build_application
 
 log = logging.getLogger(__name__)
+EXIT_UNREACHABLE = 5  # the Bot API could not be reached (the token refused is 2, a configuration error)
 
 
 class RedactSecrets(logging.Filter):
@@ -46,9 +47,21 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class StartupFailureLine(logging.Filter):
+    """python-telegram-bot logs a failed start (token refused, Bot API unreachable) with its whole
+    traceback before raising; `run_bot` then says the same in one line. Without -v that record
+    is dropped, so an operator sees one line, not a hundred."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("telegram") and "Bootstrap" in record.getMessage())
+
+
 def configure_logging(config: Config, verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    if not verbose:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(StartupFailureLine())
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request, token in the URL
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per periodic check otherwise
     redact = RedactSecrets(config.telegram.token, config.telegram.webhook_secret)
@@ -78,5 +91,5 @@ def run_bot(config: Config, open_index, verbose: bool = False) -> int:
             return 2
         except NetworkError as exc:
             print(f"newsbot run: cannot reach the Bot API at {t.base_url}: {exc.message}", file=sys.stderr)
-            return 1
+            return EXIT_UNREACHABLE
     return 0

@@ -164,3 +164,15 @@ def test_webhook_mode_registers_the_webhook_and_answers_posted_updates(tmp_path,
                 process.kill()
     assert process.returncode == 0, output
     assert "s3cret" not in output and api.token not in output
+
+
+def test_an_unreachable_bot_api_is_one_line_and_its_own_exit_code(tmp_path):
+    config = tmp_path / "newsbot.toml"
+    config.write_text(f'[telegram]\nbase_url = "http://127.0.0.1:{_free_port()}/bot"\n[feeds]\npoll = false\n')
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NEWSBOT_TOKEN="3:unreachable")
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "--config", str(config), "--store",
+                             str(tmp_path / "s.db"), "run"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 5
+    assert "cannot reach the Bot API" in result.stderr
+    assert "Traceback" not in result.stderr and "The above exception" not in result.stderr
