@@ -36,6 +36,7 @@ def _open(config: Config) -> Store:
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
     from index.ingest import total_bytes
+    from index.models import MAX_REJECTIONS_PER_FILE
 
     from .progress import progress_bar
 
@@ -47,10 +48,13 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         _print_json(report.as_dict())
     else:
-        print(f"added {len(report.added)}, duplicates {len(report.duplicates)}, rejected {len(report.rejected)}")
+        print(f"added {len(report.added)}, duplicates {len(report.duplicates)}, rejected {report.rejected_total}")
         for rejection in report.rejected:
             print(f"  rejected {rejection.origin}: {rejection.reason}")
-    return EXIT_PARTIAL if report.rejected else EXIT_OK
+        if report.unlisted:
+            print(f"  … and {report.unlisted:,} more rejections not listed (at most "
+                  f"{MAX_REJECTIONS_PER_FILE} are listed per file)")
+    return EXIT_PARTIAL if report.rejected_total else EXIT_OK
 
 
 def _index(engine: Engine, quiet: bool = False) -> None:

@@ -13,6 +13,7 @@ from index.outbox import OutboxItem
 from index.topic_match import Topic
 
 from .render import TELEGRAM_LIMIT, TITLE_MAX, URL_MAX, format_date
+from .render import short as _short
 
 COMMANDS = [
     ("help", "what I know and how to ask"),
@@ -76,10 +77,6 @@ def stats_text(stats: dict, index: dict, subscriptions: dict, outbox: dict) -> s
         " · ".join(f"{name} {count:,}" for name, count in outbox.items()),
     ]
     return "\n".join(lines)
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _linkable(url: str | None) -> bool:

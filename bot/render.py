@@ -18,6 +18,12 @@ TITLE_MAX = 300  # attribution stays short enough that chunk + attribution fit o
 URL_MAX = 1000
 
 
+def short(text: str, limit: int) -> str:
+    """Stored text bounded for a message: whatever a title, a source or a record holds, the
+    message it goes into stays under Telegram's limit for every reader."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def format_date(iso: str | None) -> str:
     """`6 Jun 2019 08:22`, `6 Jun 2019`, or `date unknown`: never a made-up time."""
     if not iso:

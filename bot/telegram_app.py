@@ -165,7 +165,7 @@ async def _refresh(s: Services) -> None:
 
 async def _watch_folder(context: ContextTypes.DEFAULT_TYPE) -> None:
     s: Services = context.application.bot_data[KEY]
-    report = await s.run(s.engine.ingest, [s.config.telegram.watch_folder])
+    report = await s.run(s.engine.ingest_watched, s.config.telegram.watch_folder)
     if report.added:
         log.info("watched folder: %d new article(s)", len(report.added))
         await _refresh(s)

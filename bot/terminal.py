@@ -131,7 +131,7 @@ class TerminalChat:
         report = self.engine.save_documents([RawDocument(origin="terminal", text=text, source="terminal",
                                                          date=now_iso()[:16])])
         self.write(f"saved {len(report.added)}, already stored {len(report.duplicates)}, rejected "
-                   f"{len(report.rejected)}" + "".join(f"\n  {r.reason}" for r in report.rejected))
+                   f"{report.rejected_total}" + "".join(f"\n  {r.reason}" for r in report.rejected))
         self._alerts()
 
     def _ingest(self, path: str) -> None:
@@ -140,7 +140,7 @@ class TerminalChat:
             return
         report = self.engine.ingest([path])
         self.write(f"saved {len(report.added)}, already stored {len(report.duplicates)}, "
-                   f"rejected {len(report.rejected)}")
+                   f"rejected {report.rejected_total}")
         self._alerts()
 
     def _reindex(self, _: str) -> None:
