@@ -53,6 +53,9 @@ def report_text(report: IngestReport) -> str:
     lines += [f"• {_short(r.origin, 200)}: {_short(r.reason, 300)}" for r in report.rejected[:10]]
     if report.rejected_total > 10:
         lines.append(f"… and {report.rejected_total - 10} more")
+    if report.future:
+        lines.append(f"{len(report.future)} dated in the future (kept out of /latest until their date): "
+                     + ", ".join(_short(i, 80) for i in report.future[:5]))
     return "\n".join(lines)
 
 

@@ -54,6 +54,8 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
         if report.unlisted:
             print(f"  … and {report.unlisted:,} more rejections not listed (at most "
                   f"{MAX_REJECTIONS_PER_FILE} are listed per file)")
+        for article_id in report.future[:20]:
+            print(f"  dated in the future (kept out of latest until then): {article_id}")
     return EXIT_PARTIAL if report.rejected_total else EXIT_OK
 
 

@@ -10,9 +10,10 @@ import html
 from collections.abc import Sequence
 
 from index.outbox import OutboxItem
+from index.store.base import ArticleHeader
 from index.topic_match import Topic
 
-from .render import TELEGRAM_LIMIT, TITLE_MAX, URL_MAX, format_date
+from .render import TELEGRAM_LIMIT, TITLE_MAX, URL_MAX, escaped, format_date
 from .render import short as _short
 
 COMMANDS = [
@@ -31,13 +32,19 @@ ADMIN_COMMANDS = [
     ("stats", "store, index, subscriptions and outbox"),
 ]
 
+SOURCE_MAX = 60  # a source name in /help
+LATEST_TITLE_MAX = 200  # a headline in /latest
+LATEST_ID_MAX = 80
+TOPIC_LINE_MAX = 190  # a topic in /topics; shorter when there are many, so the list fits one message
+TOPIC_LINE_EXTRA = 50  # number, flags and tags around each topic in /topics
+
 ASK_EXAMPLES = ("When did Kestrel Mobile sign the 5G deal?", "What happened with the rail strike this week?")
 
 
 def help_text(stats: dict, is_admin: bool) -> str:
     e = html.escape
     sources = sorted(stats["sources"].items(), key=lambda kv: -kv[1])
-    shown = ", ".join(f"{e(name)} ({n})" for name, n in sources[:5])
+    shown = ", ".join(f"{escaped(name, SOURCE_MAX)} ({n})" for name, n in sources[:5])
     if len(sources) > 5:
         shown += f" and {len(sources) - 5} more"
     lines = [
@@ -121,6 +128,7 @@ def topics_text(topics: Sequence[Topic], default_threshold: float) -> str:
     if not topics:
         return "You follow no topics yet. Start one with /subscribe TOPIC, e.g. <code>/subscribe rail strike</code>."
     lines = ["<b>Your topics</b>"]
+    budget = max(20, min(TOPIC_LINE_MAX, (TELEGRAM_LIMIT - 100) // len(topics) - TOPIC_LINE_EXTRA))
     for n, t in enumerate(topics, start=1):
         flags = [t.delivery]
         if t.muted:
@@ -128,7 +136,17 @@ def topics_text(topics: Sequence[Topic], default_threshold: float) -> str:
         threshold = default_threshold if t.threshold is None else t.threshold
         if abs(threshold - default_threshold) > 1e-9:
             flags.append(f"threshold {threshold:.2f}")
-        lines.append(f"{n}. {html.escape(t.query.raw)} <i>({', '.join(flags)})</i>")
+        lines.append(f"{n}. {escaped(t.query.raw, budget)} <i>({', '.join(flags)})</i>")
+    return "\n".join(lines)
+
+
+def latest_text(headers: Sequence[ArticleHeader]) -> str:
+    """/latest: date, headline and id per story, each bounded (8 lines always fit one message)."""
+    lines = ["<b>Newest stories</b>"] + [
+        f"• <i>{html.escape(format_date(h.date))}</i> — {escaped(h.title, LATEST_TITLE_MAX)} "
+        f"<code>{escaped(h.id, LATEST_ID_MAX)}</code>"
+        for h in headers
+    ]
     return "\n".join(lines)
 
 

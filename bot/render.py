@@ -24,6 +24,23 @@ def short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def escaped(text: str, limit: int) -> str:
+    """`text` HTML-escaped in at most `limit` characters, shortened with "…" where needed, never
+    cut inside an entity: escaping can make stored text six times longer, so a bound on the raw
+    text alone does not bound the message."""
+    if len(text) * 6 <= limit:
+        return html.escape(text)
+    out: list[str] = []
+    used = 0
+    for ch in text:
+        piece = html.escape(ch)
+        if used + len(piece) > limit - 1:
+            return "".join(out) + "…"
+        out.append(piece)
+        used += len(piece)
+    return "".join(out)
+
+
 def format_date(iso: str | None) -> str:
     """`6 Jun 2019 08:22`, `6 Jun 2019`, or `date unknown`: never a made-up time."""
     if not iso:
@@ -31,7 +48,7 @@ def format_date(iso: str | None) -> str:
     try:
         value = datetime.fromisoformat(iso)
     except ValueError:
-        return iso
+        return short(iso, 40)  # kept as stored, but never a stored essay
     day = f"{value.day} {value:%b %Y}"
     return f"{day} {value:%H:%M}" if "T" in iso else day
 
@@ -98,7 +115,7 @@ def render_html(answer: Answer) -> list[str]:
     """Telegram messages (HTML parse mode), split between quotes to stay under 4,096 characters."""
     if answer.no_answer:
         lines = [html.escape(line) for line in _no_answer_lines(answer)]
-        lines += [f"• {html.escape(title)}" for title in answer.suggestions]
+        lines += [f"• {escaped(title, TITLE_MAX)}" for title in answer.suggestions]
         return split_messages(["\n".join(lines)])
     blocks = [block for group in _by_article(answer.quotes) for block in _group_html(group)]
     return split_messages(blocks)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sqlite3
+from datetime import datetime, timedelta, timezone
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -51,6 +52,15 @@ def save_document(store: Store, raw: RawDocument, config: IngestConfig, report: 
         return
     result = store.save(article)
     (report.added if result.added else report.duplicates).append(result.id)
+    if result.added and article.date and article.date > _tomorrow():
+        report.future.append(result.id)
+        log.warning("%s (%s) is dated %s, in the future: kept out of /latest until then",
+                    result.id, raw.origin, article.date)
+
+
+def _tomorrow() -> str:
+    """Dates after this are in the future wherever the article was written (time zones)."""
+    return (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
 
 
 def ingest_documents(store: Store, documents: Iterable[RawDocument], config: IngestConfig) -> IngestReport:

@@ -76,6 +76,7 @@ class IngestReport:
     rejected: list[Rejection] = field(default_factory=list)
     unlisted: int = 0  # rejections counted but not kept in `rejected`
     files: int = 0  # input files read
+    future: list[str] = field(default_factory=list)  # saved with a date after tomorrow: out of /latest till then
     _per_file: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def reject(self, origin: str, reason: str, file: str | None = None) -> None:
@@ -100,6 +101,7 @@ class IngestReport:
             "added": len(self.added),
             "duplicates": len(self.duplicates),
             "rejected_total": self.rejected_total,
+            "future": self.future,
             "rejected": [{"origin": r.origin, "reason": r.reason} for r in self.rejected],
             "added_ids": self.added,
         }

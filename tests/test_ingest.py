@@ -397,3 +397,14 @@ def test_the_watched_folder_does_not_follow_links_out_of_itself(tmp_path, ingest
     write_jsonl(folder / "own.jsonl", [record(2)])
     (folder / "inner.jsonl").symlink_to(folder / "own.jsonl")
     assert sorted(p.name for p in FolderWatch(folder).changed()) == ["inner.jsonl", "own.jsonl"]
+
+
+def test_an_article_dated_in_the_future_is_flagged_at_ingest(tmp_path, ingest_config):
+    from index.store import SqliteStore
+
+    docs = [RawDocument(origin="t1", text=GOOD_TEXT.replace("June 6, 2019", "January 1, 2100"), id="far"),
+            RawDocument(origin="t2", text=GOOD_TEXT.replace("storm", "flood"), id="past")]
+    with SqliteStore(tmp_path / "s.db") as store:
+        report = ingest_documents(store, docs, ingest_config)
+    assert report.added == ["far", "past"] and report.future == ["far"]
+    assert report.as_dict()["future"] == ["far"]

@@ -257,3 +257,20 @@ def test_migrate_moves_articles_vectors_and_subscriptions_without_losing_or_repe
     finally:
         source.close()
         target.close()
+
+
+def test_latest_is_the_newest_dated_articles_never_future_ones(store, make_article):
+    """/latest reads a few rows by the date index; an article dated in the future (a typo, 2100)
+    stays out until its date instead of topping the list forever."""
+    for n, date in enumerate(["2026-11-01", "2100-01-01", "2026-11-03T08:00", None, "2026-10-30", "2026-11-02"]):
+        store.save(make_article(f"{OTHER} Story number {n} about item {n * 7}.", id=f"a{n}", title=f"T{n}", date=date))
+    assert [h.id for h in store.latest(3, now="2026-12-01T09:00")] == ["a2", "a5", "a0"]
+    assert [h.id for h in store.latest(10, now="2026-12-01T09:00")] == ["a2", "a5", "a0", "a4", "a3"]
+    assert [h.id for h in store.latest(1, now="2100-01-02")] == ["a1"]
+
+
+def test_latest_on_sqlite_uses_the_date_index_not_a_sort_of_every_article(tmp_path):
+    with SqliteStore(tmp_path / "s.db") as store:
+        sql, params = store._latest_sql(8, "2026-12-01")
+        plan = " ".join(str(row[-1]) for row in store._rows(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert "articles_date" in plan and "TEMP B-TREE" not in plan, plan

@@ -64,6 +64,9 @@ class Store(Protocol):
 
     def headers_by_seq(self, seqs: list[int]) -> dict[int, ArticleHeader]: ...
 
+    def latest(self, limit: int, now: str | None = None) -> list[ArticleHeader]:
+        """The newest articles dated up to `now`, then undated ones (for /latest)."""
+
     def articles_after(self, seq: int, limit: int = 1000) -> list[Article]:
         """Full articles with seq > `seq`, oldest first: the change feed indexes catch up from."""
 

@@ -143,6 +143,22 @@ class SqlStore(SqlAlertsMixin):
         for row in rows:
             yield ArticleHeader(*row)
 
+    def _latest_sql(self, limit: int, now: str) -> tuple[str, tuple]:
+        return ("SELECT seq, id, title, date, source, url FROM articles WHERE date IS NOT NULL AND date <= ? "
+                "ORDER BY date DESC, seq DESC LIMIT ?", (now, int(limit)))
+
+    def latest(self, limit: int, now: str | None = None) -> list[ArticleHeader]:
+        """The `limit` newest articles dated up to `now` (UTC, `YYYY-MM-DDTHH:MM`), then undated ones,
+        newest saved first. A few rows read along the date index, not a sort of every article;
+        articles dated after `now` (a future date is a typo or an embargo) wait for their date."""
+        now = now or now_iso()[:16]
+        sql, params = self._latest_sql(limit, now)
+        rows = self._rows(sql, params)
+        if len(rows) < limit:
+            rows += self._rows("SELECT seq, id, title, date, source, url FROM articles WHERE date IS NULL "
+                               "ORDER BY seq DESC LIMIT ?", (int(limit) - len(rows),))
+        return [ArticleHeader(*row) for row in rows]
+
     def headers_by_seq(self, seqs: list[int]) -> dict[int, ArticleHeader]:
         found: dict[int, ArticleHeader] = {}
         with self._lock:
