@@ -164,7 +164,10 @@ def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
     """Copy a whole store to another (SQLite ⇄ PostgreSQL) without re-embedding anything."""
     from index.store.migrate import migrate
 
-    with open_store(args.source) as source, open_store(args.target) as target:
+    with open_store(args.source) as source, open_store(args.target, allow_migrating=True) as target:
+        if target.migration_marker() is not None and not args.json:
+            print(f"an earlier migration into {target.location()} did not complete; starting it over",
+                  file=sys.stderr)
         counts = migrate(source, target, lambda stage, n: None if args.json else print(f"  {stage} +{n}",
                                                                                     file=sys.stderr))
     if args.json:

@@ -274,3 +274,63 @@ def test_latest_on_sqlite_uses_the_date_index_not_a_sort_of_every_article(tmp_pa
         sql, params = store._latest_sql(8, "2026-12-01")
         plan = " ".join(str(row[-1]) for row in store._rows(f"EXPLAIN QUERY PLAN {sql}", params))
     assert "articles_date" in plan and "TEMP B-TREE" not in plan, plan
+
+
+class _Killed(Exception):
+    """Stands for a kill: what was committed stays, nothing after runs."""
+
+
+def _source_with_sent_alerts(tmp_path, make_article, n=3):
+    from index.outbox import Alert
+
+    source = SqliteStore(tmp_path / "source.db")
+    seqs = [source.save(make_article(f"{TEXT} Item {i} of {n} about pier {i * 13}.", id=f"s{i}", title=f"S{i}",
+                                     date="2019-06-06")).seq for i in range(n)]
+    source.upsert_chat(7, "private", "Ann")
+    source.add_topic(7, "storm harbour", "instant", since_seq=0, limit=5)
+    source.record_alerts([Alert(7, seq, "storm harbour", "Officials said…", 0.8, "instant", "2026-01-01T00:00:00Z")
+                          for seq in seqs], watermark=seqs[-1])
+    source.mark_sent([i.id for i in source.due_alerts("2026-01-02T00:00:00Z")])
+    return source
+
+
+@pytest.mark.parametrize("kill_at", ["vectors", "chats", "outbox"])
+def test_an_interrupted_migrate_leaves_a_store_that_refuses_to_open_and_a_rerun_finishes_it(
+        tmp_path, store_location, make_article, kill_at):
+    """Killed midway, the target must not pass for a store (its first refresh would alert
+    everyone again): it says a migration is in progress, and rerunning migrate starts it over."""
+    from index.store.migrate import migrate
+
+    location = store_location if "://" in store_location else str(tmp_path / "target.db")
+    source = _source_with_sent_alerts(tmp_path, make_article)
+    source.put_vectors("m|256", [("h1", np.arange(4, dtype=np.float32))])
+
+    def killer(stage, n):
+        if stage == kill_at:
+            raise _Killed
+
+    try:
+        with open_store(location, allow_migrating=True) as target, pytest.raises(_Killed):
+            migrate(source, target, killer)
+        with pytest.raises(StoreError, match="migration .* did not complete"):
+            open_store(location)
+        with open_store(location, allow_migrating=True) as target:
+            counts = migrate(source, target)
+        assert counts["articles"] == 3 and counts["alerts"] == 3
+        with open_store(location) as target:
+            assert target.outbox_counts()["sent"] == 3 and target.due_alerts("2099-01-01T00:00:00Z") == []
+            assert target.alerts_watermark() == target.max_seq() == target.get("s2").seq
+            assert sorted(a.id for a in target.articles_after(0)) == ["s0", "s1", "s2"]
+    finally:
+        source.close()
+
+
+def test_migrate_copies_the_outbox_and_watermark_before_topics(tmp_path, make_article):
+    from index.store.migrate import migrate
+
+    source = _source_with_sent_alerts(tmp_path, make_article)
+    stages = []
+    with source, SqliteStore(tmp_path / "t.db") as target:
+        migrate(source, target, lambda stage, n: stages.append(stage))
+    order = list(dict.fromkeys(stages))
+    assert order.index("outbox") < order.index("watermark") < order.index("topics")

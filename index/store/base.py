@@ -16,6 +16,17 @@ class StoreError(RuntimeError):
     """The store cannot be opened or used; the message says why."""
 
 
+MIGRATING_KEY = "migration_in_progress"  # meta key set while `newsbot migrate` fills the store
+
+
+def refuse_unfinished_migration(store) -> None:
+    """Raise StoreError when `newsbot migrate` into this store never completed."""
+    marker = store.migration_marker()
+    if marker is not None:
+        raise StoreError(f"a migration into {store.location()} ({marker}) did not complete; run the same "
+                         "`newsbot migrate` again to start it over")
+
+
 def now_iso() -> str:
     """UTC now as stored: second precision, `Z`, so that times compare as strings."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from .base import StoreError
+from .base import StoreError, refuse_unfinished_migration
 from .schema import POSTGRES_MIGRATIONS
 from .sql_store import SqlStore
 
@@ -43,7 +43,7 @@ def redacted(url: str) -> str:
 class PostgresStore(SqlStore):
     _claim_lock_clause = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, allow_migrating: bool = False):
         super().__init__()
         self.url = url
         try:
@@ -52,6 +52,8 @@ class PostgresStore(SqlStore):
             raise StoreError(f"cannot connect to {redacted(url)}: {str(exc).strip()}") from exc
         try:
             self._migrate()
+            if not allow_migrating:
+                refuse_unfinished_migration(self)
         except BaseException:
             self._db.close()
             raise

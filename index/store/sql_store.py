@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..models import Article, Passage, Sentence
-from .base import ArticleHeader, SaveResult, now_iso
+from .base import MIGRATING_KEY, ArticleHeader, SaveResult, now_iso
 from .sql_alerts import SqlAlertsMixin
 
 CHUNK = 500  # ids per IN (...) list
@@ -244,6 +244,23 @@ class SqlStore(SqlAlertsMixin):
     def restart_identities(self) -> None:
         """After rows were loaded with their ids, new ids must continue above them (SQLite's
         AUTOINCREMENT does so by itself)."""
+
+    def migration_marker(self) -> str | None:
+        """What `newsbot migrate` wrote while filling this store, or None (a finished store)."""
+        row = self._one("SELECT value FROM meta WHERE key=?", (MIGRATING_KEY,))
+        return row[0] if row else None
+
+    def clear_for_migration(self) -> None:
+        """Empty what an interrupted migrate copied, to start over (cached vectors stay: they
+        are keyed by their text and copied again as they are)."""
+        with self._write():
+            for table in ("outbox", "topics", "chats", "passages", "sentences", "articles"):
+                self._run(f"DELETE FROM {table}")
+            self._run("DELETE FROM meta WHERE key IN ('alerts_watermark', 'topics_version')")
+
+    def delete_meta(self, key: str) -> None:
+        with self._write():
+            self._run("DELETE FROM meta WHERE key=?", (key,))
 
     def set_meta(self, key: str, value: str) -> None:
         with self._write():

@@ -13,13 +13,13 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from .base import StoreError
+from .base import StoreError, refuse_unfinished_migration
 from .schema import MIGRATIONS
 from .sql_store import SqlStore
 
 
 class SqliteStore(SqlStore):
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, allow_migrating: bool = False):
         super().__init__()
         self.path = Path(path)
         if str(path) != ":memory:":
@@ -33,6 +33,8 @@ class SqliteStore(SqlStore):
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         try:
             self._migrate()
+            if not allow_migrating:
+                refuse_unfinished_migration(self)
         except BaseException:
             self._db.close()
             raise
