@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,6 +16,20 @@ from ..models import Article
 
 class StoreError(RuntimeError):
     """The store cannot be opened or used; the message says why."""
+
+
+_URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@", re.IGNORECASE)
+_PARAM_PASSWORD = re.compile(r"(\bpassword=)[^&\s'\"]*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """`text` with any PostgreSQL password (in a URL's user part or a `password=` parameter)
+    replaced by ***: store locations go into messages, stats and logs."""
+    return _PARAM_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))
+
+
+def has_password(location: str) -> bool:
+    return redact(location) != location
 
 
 MIGRATING_KEY = "migration_in_progress"  # meta key set while `newsbot migrate` fills the store
