@@ -103,7 +103,8 @@ def _group_html(group: list[Quote]) -> list[str]:
     first = group[0]
     plain_title = first.title if len(first.title) <= TITLE_MAX else first.title[: TITLE_MAX - 1] + "…"
     title = html.escape(plain_title)
-    if first.url and first.url.startswith(("http://", "https://")) and len(first.url) <= URL_MAX:
+    if first.url and first.url.startswith(("http://", "https://")) \
+            and len(html.escape(first.url, quote=True)) <= URL_MAX:  # the escaped link is what counts
         title = f'<a href="{html.escape(first.url, quote=True)}">{title}</a>'
     attribution = f"— <b>{title}</b>, <i>{html.escape(format_date(first.date))}</i>"
     quotes = [f"<blockquote>{piece}</blockquote>" for q in group for piece in _escaped_chunks(q.text)]

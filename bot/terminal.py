@@ -84,7 +84,7 @@ class TerminalChat:
         if topic:
             self.write(render_text(self.engine.answer(f"latest {topic}", now=self.now())))
             return
-        headers = sorted(self.engine.store.headers(), key=lambda h: h.date or "", reverse=True)[:5]
+        headers = self.engine.store.latest(5)
         self.write("\n".join(f"{format_date(h.date)}  {h.title}  [{h.id}]" for h in headers) or "The store is empty.")
 
     def _article(self, article_id: str) -> None:

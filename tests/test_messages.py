@@ -1,5 +1,7 @@
 """The bot's own texts: alerts, digests, topic lists and article pages escape what they quote."""
 
+import html
+
 from bot.messages import alert_text, article_page, digest_parts, paginate, topics_text
 from index.outbox import OutboxItem
 from index.store.base import ArticleHeader
@@ -90,3 +92,24 @@ def test_no_answer_suggestions_and_unreadable_dates_are_bounded():
     [message] = render_html(Answer("q", True, [], [], [HUGE, HUGE, HUGE]))
     assert len(message) <= 4096 and message.count("•") == 3
     assert len(format_date("not a date " * 1000)) <= 40
+
+
+def test_article_pages_fit_a_message_even_when_escaping_multiplies_the_text():
+    """Pages are cut on the raw text; `&`, `<` and `"` grow five- or sixfold when escaped."""
+    from botapi import parse_html
+
+    text = "\n\n".join(('Fish & chips <cheap> "deal" ' * 40) for _ in range(30))
+    first, count = article_page("&" * 1000, "2026-01-05", None, text, 0, 3500)
+    pages = [article_page("&" * 1000, "2026-01-05", None, text, n, 3500)[0] for n in range(count)]
+    assert count > 1 and all(len(p) <= 4096 for p in pages) and pages[0] == first
+    assert all(parse_html(p) for p in pages)
+    visible = "".join(html.unescape(p.split("\n\n", 1)[1].rsplit("\n\n<i>page", 1)[0]) for p in pages)
+    assert visible.replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(" ", "")
+
+
+def test_an_article_page_with_the_largest_page_size_a_long_title_and_url_fits():
+    url = "https://example.org/?" + "a=1&" * 240
+    text = "Fish & chips <cheap>. " * 2000
+    _, count = article_page("T&" * 400, "2026-01-05", url, text, 0, 4000)
+    for n in range(count):
+        assert len(article_page("T&" * 400, "2026-01-05", url, text, n, 4000)[0]) <= 4096
