@@ -480,7 +480,6 @@ async def test_a_refused_subscribe_embeds_nothing(api, engine):
                                                                                  max_topics_per_chat=1))
     engine.alerts.config = engine.config
     engine.alerts.subscribe(USER, "ferries")
-    vectors = engine.store.stats()  # noqa: F841 - warm
     before = engine.store._one("SELECT COUNT(*) FROM embeddings")[0]
     async with running(engine):
         for n in range(3):
