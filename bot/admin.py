@@ -21,6 +21,7 @@ from index.models import IngestReport, RawDocument
 
 from .fetch import FetchError, fetch
 from .messages import stats_text
+from .render import short as _short
 from .services import Services, services
 
 log = logging.getLogger(__name__)
@@ -48,10 +49,13 @@ def admin_only(handler):
 
 def report_text(report: IngestReport) -> str:
     lines = [f"Saved {len(report.added)} new article(s); {len(report.duplicates)} already stored; "
-             f"{len(report.rejected)} rejected."]
-    lines += [f"• {r.origin}: {r.reason}" for r in report.rejected[:10]]
-    if len(report.rejected) > 10:
-        lines.append(f"… and {len(report.rejected) - 10} more")
+             f"{report.rejected_total} rejected."]
+    lines += [f"• {_short(r.origin, 200)}: {_short(r.reason, 300)}" for r in report.rejected[:10]]
+    if report.rejected_total > 10:
+        lines.append(f"… and {report.rejected_total - 10} more")
+    if report.future:
+        lines.append(f"{len(report.future)} dated in the future (kept out of /latest until their date): "
+                     + ", ".join(_short(i, 80) for i in report.future[:5]))
     return "\n".join(lines)
 
 
@@ -214,7 +218,7 @@ async def ingest_folder(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
             "No watched folder: set [telegram] watch_folder in the config to a folder of article files.")
         return
     status = await update.effective_message.reply_text(f"Reading {folder}…")
-    report = await s.run(s.engine.ingest, [folder])
+    report = await s.run(s.engine.ingest_watched, folder)
     await _edit(status, report_text(report))
     await _after_save(s, report)
 

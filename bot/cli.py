@@ -21,7 +21,10 @@ from datetime import date
 
 from index.config import Config, ConfigError, load_config, validate, with_store_path
 from index.engine import Engine
+from index.search_index import IndexSaveError
 from index.store import Store, StoreError, open_store
+from index.store.base import has_password
+from index.store.base import redact as redacted_text
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_STORE = 0, 1, 2, 3, 4
 Command = Callable[[argparse.Namespace, Config], int]
@@ -31,12 +34,13 @@ def _print_json(value: object) -> None:
     print(json.dumps(value, ensure_ascii=False))
 
 
-def _open(config: Config) -> Store:
-    return open_store(config.store.location)
+def _open(config: Config, read_only: bool = False) -> Store:
+    return open_store(config.store.location, read_only=read_only)
 
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
     from index.ingest import total_bytes
+    from index.models import MAX_REJECTIONS_PER_FILE
 
     from .progress import progress_bar
 
@@ -48,10 +52,15 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         _print_json(report.as_dict())
     else:
-        print(f"added {len(report.added)}, duplicates {len(report.duplicates)}, rejected {len(report.rejected)}")
+        print(f"added {len(report.added)}, duplicates {len(report.duplicates)}, rejected {report.rejected_total}")
         for rejection in report.rejected:
             print(f"  rejected {rejection.origin}: {rejection.reason}")
-    return EXIT_PARTIAL if report.rejected else EXIT_OK
+        if report.unlisted:
+            print(f"  … and {report.unlisted:,} more rejections not listed (at most "
+                  f"{MAX_REJECTIONS_PER_FILE} are listed per file)")
+        for article_id in report.future[:20]:
+            print(f"  dated in the future (kept out of latest until then): {article_id}")
+    return EXIT_PARTIAL if report.rejected_total else EXIT_OK
 
 
 def _index(engine: Engine, quiet: bool = False) -> None:
@@ -165,7 +174,13 @@ def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
     """Copy a whole store to another (SQLite ⇄ PostgreSQL) without re-embedding anything."""
     from index.store.migrate import migrate
 
-    with open_store(args.source) as source, open_store(args.target) as target:
+    if has_password(args.source) or has_password(args.target):
+        print("newsbot: warning: a password on the command line is visible to every user of this machine "
+              "(ps); give it in PGPASSWORD or ~/.pgpass instead", file=sys.stderr)
+    with open_store(args.source) as source, open_store(args.target, allow_migrating=True) as target:
+        if target.migration_marker() is not None and not args.json:
+            print(f"an earlier migration into {target.location()} did not complete; starting it over",
+                  file=sys.stderr)
         counts = migrate(source, target, lambda stage, n: None if args.json else print(f"  {stage} +{n}",
                                                                                     file=sys.stderr))
     if args.json:
@@ -176,7 +191,7 @@ def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_stats(args: argparse.Namespace, config: Config) -> int:
-    with _open(config) as store:
+    with _open(config, read_only=True) as store:
         stats = store.stats()
     if args.json:
         _print_json(stats)
@@ -191,7 +206,7 @@ def cmd_stats(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_list(args: argparse.Namespace, config: Config) -> int:
-    with _open(config) as store:
+    with _open(config, read_only=True) as store:
         for header in store.headers():
             if args.json:
                 _print_json(header.as_dict())
@@ -201,7 +216,7 @@ def cmd_list(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
-    with _open(config) as store:
+    with _open(config, read_only=True) as store:
         article = store.get(args.id)
     if article is None:
         print(f"no article with id {args.id!r}", file=sys.stderr)
@@ -417,7 +432,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (StoreError, sqlite3.Error) as exc:
-        print(f"newsbot: store error: {exc}", file=sys.stderr)
+        print(f"newsbot: store error: {redacted_text(str(exc))}", file=sys.stderr)
+        return EXIT_STORE
+    except IndexSaveError as exc:  # a full disk or a read-only folder: one line, not a traceback
+        print(f"newsbot: index error: {exc.strerror}", file=sys.stderr)
         return EXIT_STORE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from contextlib import asynccontextmanager
 from datetime import date
@@ -17,11 +16,12 @@ from index.answers import Answer
 from index.topics import TopicError
 
 from .chart import chart_caption, timeline_png, timeline_text
-from .messages import article_page, help_text
-from .render import format_date, render_html
-from .services import services
+from .messages import article_page, help_text, latest_text
+from .render import render_html, short
+from .services import callback_fields, callback_int, services
 
 log = logging.getLogger(__name__)
+LATEST_STORIES = 8
 MORE_QUOTES = 6  # held back per answer for the "More" button
 KEPT_ANSWERS = 20  # answers per chat whose further quotes are kept for "More"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -77,7 +77,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     s = services(context)
-    stats = await s.run(s.engine.store.stats)
+    stats = await s.store_stats()
     await send_html(update.effective_message, [help_text(stats, s.is_admin(update))])
 
 
@@ -131,21 +131,15 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     s = services(context)
     topic = " ".join(context.args or [])
     if topic:
-        if not await s.within_limit(update):
-            return
         async with typing(update, context):
             answer = await s.run(s.engine.answer, f"latest {topic}", now=date.today())
         await send_html(update.effective_message, render_html(answer))
         return
-    headers = await s.run(lambda: sorted(s.engine.store.headers(), key=lambda h: h.date or "", reverse=True)[:8])
+    headers = await s.run(s.engine.store.latest, LATEST_STORIES)
     if not headers:
         await update.effective_message.reply_text("The store is empty.")
         return
-    lines = ["<b>Newest stories</b>"] + [
-        f"• <i>{html.escape(format_date(h.date))}</i> — {html.escape(h.title)} <code>{html.escape(h.id)}</code>"
-        for h in headers
-    ]
-    await send_html(update.effective_message, ["\n".join(lines)])
+    await send_html(update.effective_message, [latest_text(headers)])
 
 
 def _page_buttons(seq: int, page: int, pages: int) -> InlineKeyboardMarkup | None:
@@ -165,7 +159,7 @@ async def article(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     found = await s.run(s.engine.store.get, article_id)
     if found is None:
-        await update.effective_message.reply_text(f"No article with id {article_id!r}.")
+        await update.effective_message.reply_text(f"No article with id {short(article_id, 100)!r}.")
         return
     text, pages = article_page(found.title, found.date, found.url, found.text, 0, s.config.telegram.article_page_chars)
     await send_html(update.effective_message, [text], _page_buttons(found.seq, 0, pages))
@@ -174,19 +168,20 @@ async def article(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def article_page_turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     s = services(context)
-    try:
-        _, seq, page = query.data.split(":")
-        found = (await s.run(s.engine.store.articles_by_seq, [int(seq)])).get(int(seq))
-    except ValueError:
-        found = None
+    fields = callback_fields(query.data, 2)
+    seq, page = (callback_int(fields[0]), callback_int(fields[1])) if fields else (None, None)
+    found = None
+    if seq is not None and page is not None:
+        found = (await s.run(s.engine.store.articles_by_seq, [seq])).get(seq)
     if found is None:
         await query.answer("That article is no longer in the store.")
         return
     await query.answer()
-    text, pages = article_page(found.title, found.date, found.url, found.text, int(page),
+    text, pages = article_page(found.title, found.date, found.url, found.text, page,
                                s.config.telegram.article_page_chars)
+    page = min(page, pages - 1)
     await query.edit_message_text(text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
-                                  reply_markup=_page_buttons(found.seq, int(page), pages))
+                                  reply_markup=_page_buttons(found.seq, page, pages))
 
 
 async def timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -194,8 +189,6 @@ async def timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     topic = " ".join(context.args or [])
     if not topic:
         await update.effective_message.reply_text("Which topic? e.g. /timeline rail strike")
-        return
-    if not await s.within_limit(update):
         return
     try:
         async with typing(update, context):

@@ -251,7 +251,7 @@ class FeedPoller:
             saved = await self.blocking(ingest_documents, self.engine.store, documents, self.engine.config.ingest)
             report.added += len(saved.added)
             report.duplicates += len(saved.duplicates)
-            report.rejected += len(saved.rejected)
+            report.rejected += saved.rejected_total
             report.added_ids += saved.added
             report.notes += [f"{r.origin}: {r.reason}" for r in saved.rejected[:5]]
 

@@ -10,9 +10,11 @@ import html
 from collections.abc import Sequence
 
 from index.outbox import OutboxItem
+from index.store.base import ArticleHeader
 from index.topic_match import Topic
 
-from .render import TELEGRAM_LIMIT, TITLE_MAX, URL_MAX, format_date
+from .render import TELEGRAM_LIMIT, TITLE_MAX, URL_MAX, escaped, format_date
+from .render import short as _short
 
 COMMANDS = [
     ("help", "what I know and how to ask"),
@@ -32,13 +34,20 @@ ADMIN_COMMANDS = [
     ("feeds", "the polled feeds, their health, remove buttons"),
 ]
 
+SOURCE_MAX = 60  # a source name in /help
+LATEST_TITLE_MAX = 200  # a headline in /latest
+LATEST_ID_MAX = 80
+TOPIC_LINE_MAX = 190  # a topic in /topics; shorter when there are many, so the list fits one message
+PAGE_FLOOR = 100  # raw characters: escaped, at most 600, which any page size allows
+TOPIC_LINE_EXTRA = 50  # number, flags and tags around each topic in /topics
+
 ASK_EXAMPLES = ("When did Kestrel Mobile sign the 5G deal?", "What happened with the rail strike this week?")
 
 
 def help_text(stats: dict, is_admin: bool) -> str:
     e = html.escape
     sources = sorted(stats["sources"].items(), key=lambda kv: -kv[1])
-    shown = ", ".join(f"{e(name)} ({n})" for name, n in sources[:5])
+    shown = ", ".join(f"{escaped(name, SOURCE_MAX)} ({n})" for name, n in sources[:5])
     if len(sources) > 5:
         shown += f" and {len(sources) - 5} more"
     lines = [
@@ -80,12 +89,8 @@ def stats_text(stats: dict, index: dict, subscriptions: dict, outbox: dict) -> s
     return "\n".join(lines)
 
 
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _linkable(url: str | None) -> bool:
-    return bool(url) and url.startswith(("http://", "https://")) and len(url) <= URL_MAX
+    return bool(url) and url.startswith(("http://", "https://")) and len(html.escape(url, quote=True)) <= URL_MAX
 
 
 def _attribution(item: OutboxItem) -> str:
@@ -102,7 +107,7 @@ def _quote(text: str, limit: int = 1500) -> str:
 
 
 def alert_text(item: OutboxItem) -> str:
-    return (f"🔔 New on <b>{html.escape(item.topic)}</b>\n"
+    return (f"🔔 New on <b>{escaped(item.topic, 400)}</b>\n"
             f"{_quote(item.quote)}\n— {_attribution(item)}")
 
 
@@ -126,6 +131,7 @@ def topics_text(topics: Sequence[Topic], default_threshold: float) -> str:
     if not topics:
         return "You follow no topics yet. Start one with /subscribe TOPIC, e.g. <code>/subscribe rail strike</code>."
     lines = ["<b>Your topics</b>"]
+    budget = max(20, min(TOPIC_LINE_MAX, (TELEGRAM_LIMIT - 100) // len(topics) - TOPIC_LINE_EXTRA))
     for n, t in enumerate(topics, start=1):
         flags = [t.delivery]
         if t.muted:
@@ -133,19 +139,46 @@ def topics_text(topics: Sequence[Topic], default_threshold: float) -> str:
         threshold = default_threshold if t.threshold is None else t.threshold
         if abs(threshold - default_threshold) > 1e-9:
             flags.append(f"threshold {threshold:.2f}")
-        lines.append(f"{n}. {html.escape(t.query.raw)} <i>({', '.join(flags)})</i>")
+        lines.append(f"{n}. {escaped(t.query.raw, budget)} <i>({', '.join(flags)})</i>")
+    return "\n".join(lines)
+
+
+def latest_text(headers: Sequence[ArticleHeader]) -> str:
+    """/latest: date, headline and id per story, each bounded (8 lines always fit one message)."""
+    lines = ["<b>Newest stories</b>"] + [
+        f"• <i>{html.escape(format_date(h.date))}</i> — {escaped(h.title, LATEST_TITLE_MAX)} "
+        f"<code>{escaped(h.id, LATEST_ID_MAX)}</code>"
+        for h in headers
+    ]
     return "\n".join(lines)
 
 
 def article_page(title: str, date: str | None, url: str | None, text: str, page: int, size: int) -> tuple[str, int]:
     """(HTML of page `page`, number of pages). Pages break between paragraphs or words."""
-    pages = paginate(text, size)
-    page = min(max(page, 0), len(pages) - 1)
-    head = f"<b>{html.escape(_short(title, TITLE_MAX))}</b>\n<i>{html.escape(format_date(date))}</i>"
+    head = f"<b>{escaped(title, TITLE_MAX)}</b>\n<i>{html.escape(format_date(date))}</i>"
     if _linkable(url):
         head += f' · <a href="{html.escape(url, quote=True)}">source</a>'
+    pages = escaped_pages(text, min(size, TELEGRAM_LIMIT - len(head) - 60))  # 60: the gap and the footer
+    page = min(max(page, 0), len(pages) - 1)
     footer = f"\n\n<i>page {page + 1} of {len(pages)}</i>" if len(pages) > 1 else ""
     return f"{head}\n\n{html.escape(pages[page])}{footer}", len(pages)
+
+
+def escaped_pages(text: str, size: int) -> list[str]:
+    """Pages whose HTML-escaped text is at most `size` characters: escaping makes `&`, `<` and `"`
+    five or six characters, so a page cut on the raw text alone could outgrow a message."""
+    return _fitting(text, size, size)
+
+
+def _fitting(text: str, raw_size: int, limit: int) -> list[str]:
+    pages: list[str] = []
+    for page in paginate(text, raw_size):
+        grown = len(html.escape(page))
+        if grown <= limit or raw_size <= PAGE_FLOOR:
+            pages.append(page)
+        else:  # cut this page again, smaller in the proportion escaping grew it
+            pages.extend(_fitting(page, max(PAGE_FLOOR, raw_size * limit // grown), limit))
+    return pages
 
 
 def paginate(text: str, size: int) -> list[str]:

@@ -18,6 +18,29 @@ TITLE_MAX = 300  # attribution stays short enough that chunk + attribution fit o
 URL_MAX = 1000
 
 
+def short(text: str, limit: int) -> str:
+    """Stored text bounded for a message: whatever a title, a source or a record holds, the
+    message it goes into stays under Telegram's limit for every reader."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def escaped(text: str, limit: int) -> str:
+    """`text` HTML-escaped in at most `limit` characters, shortened with "…" where needed, never
+    cut inside an entity: escaping can make stored text six times longer, so a bound on the raw
+    text alone does not bound the message."""
+    if len(text) * 6 <= limit:
+        return html.escape(text)
+    out: list[str] = []
+    used = 0
+    for ch in text:
+        piece = html.escape(ch)
+        if used + len(piece) > limit - 1:
+            return "".join(out) + "…"
+        out.append(piece)
+        used += len(piece)
+    return "".join(out)
+
+
 def format_date(iso: str | None) -> str:
     """`6 Jun 2019 08:22`, `6 Jun 2019`, or `date unknown`: never a made-up time."""
     if not iso:
@@ -25,7 +48,7 @@ def format_date(iso: str | None) -> str:
     try:
         value = datetime.fromisoformat(iso)
     except ValueError:
-        return iso
+        return short(iso, 40)  # kept as stored, but never a stored essay
     day = f"{value.day} {value:%b %Y}"
     return f"{day} {value:%H:%M}" if "T" in iso else day
 
@@ -80,7 +103,8 @@ def _group_html(group: list[Quote]) -> list[str]:
     first = group[0]
     plain_title = first.title if len(first.title) <= TITLE_MAX else first.title[: TITLE_MAX - 1] + "…"
     title = html.escape(plain_title)
-    if first.url and first.url.startswith(("http://", "https://")) and len(first.url) <= URL_MAX:
+    if first.url and first.url.startswith(("http://", "https://")) \
+            and len(html.escape(first.url, quote=True)) <= URL_MAX:  # the escaped link is what counts
         title = f'<a href="{html.escape(first.url, quote=True)}">{title}</a>'
     attribution = f"— <b>{title}</b>, <i>{html.escape(format_date(first.date))}</i>"
     quotes = [f"<blockquote>{piece}</blockquote>" for q in group for piece in _escaped_chunks(q.text)]
@@ -92,7 +116,7 @@ def render_html(answer: Answer) -> list[str]:
     """Telegram messages (HTML parse mode), split between quotes to stay under 4,096 characters."""
     if answer.no_answer:
         lines = [html.escape(line) for line in _no_answer_lines(answer)]
-        lines += [f"• {html.escape(title)}" for title in answer.suggestions]
+        lines += [f"• {escaped(title, TITLE_MAX)}" for title in answer.suggestions]
         return split_messages(["\n".join(lines)])
     blocks = [block for group in _by_article(answer.quotes) for block in _group_html(group)]
     return split_messages(blocks)

@@ -19,7 +19,7 @@ from index.topic_match import Topic
 from index.topics import TopicError
 
 from .messages import topics_text
-from .services import Services, services
+from .services import Services, callback_fields, callback_int, services
 
 log = logging.getLogger(__name__)
 DELIVERY_PREFIXES = {"daily:": "daily", "instant:": "instant"}
@@ -110,12 +110,12 @@ async def topic_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if not await may_manage(update, context, s):
         await query.answer("Only this chat's administrators can change its topics.")
         return
-    try:
-        _, action, raw_id = query.data.split(":")
-        topic_id = int(raw_id)
-    except ValueError:
+    fields = callback_fields(query.data, 2)
+    topic_id = callback_int(fields[1]) if fields else None
+    if topic_id is None:
         await query.answer()
         return
+    action = fields[0]
     alerts = s.engine.alerts
     actions = {
         "mute": (lambda: alerts.set_muted(chat_id, topic_id, True), "Muted."),

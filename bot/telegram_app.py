@@ -37,7 +37,7 @@ from . import admin, conversation, feed_admin, subscriptions
 from .delivery import AlertSender
 from .messages import ADMIN_COMMANDS, COMMANDS
 from .ratelimit import QuestionLimiter
-from .services import KEY, Services
+from .services import KEY, Services, limited
 
 log = logging.getLogger(__name__)
 QUESTION_WORKERS = 4
@@ -79,21 +79,22 @@ def add_handlers(app: Application, admins: list[int]) -> None:
                           ("timeline", conversation.timeline), ("reindex", admin.reindex), ("save", admin.save),
                           ("stats", admin.stats), ("ingest", admin.ingest_folder), ("feed", feed_admin.feed),
                           ("feeds", feed_admin.feeds)):
-        app.add_handler(CommandHandler(name, handler, filters=new))
+        app.add_handler(CommandHandler(name, limited(handler), filters=new))
     for name, handler in (("subscribe", subscriptions.subscribe), ("topics", subscriptions.list_topics),
                           ("unsubscribe", subscriptions.unsubscribe)):
-        app.add_handler(CommandHandler(name, handler, filters=CHATS_AND_CHANNELS))
-    app.add_handler(CallbackQueryHandler(conversation.more, pattern=r"^more:"))
-    app.add_handler(CallbackQueryHandler(conversation.article_page_turn, pattern=r"^art:"))
-    app.add_handler(CallbackQueryHandler(subscriptions.topic_button, pattern=r"^t:"))
-    app.add_handler(CallbackQueryHandler(feed_admin.feed_button, pattern=r"^fd:"))
+        app.add_handler(CommandHandler(name, limited(handler), filters=CHATS_AND_CHANNELS))
+    app.add_handler(CallbackQueryHandler(limited(conversation.more), pattern=r"^more:"))
+    app.add_handler(CallbackQueryHandler(limited(conversation.article_page_turn), pattern=r"^art:"))
+    app.add_handler(CallbackQueryHandler(limited(subscriptions.topic_button), pattern=r"^t:"))
+    app.add_handler(CallbackQueryHandler(limited(feed_admin.feed_button), pattern=r"^fd:"))
+    app.add_handler(CallbackQueryHandler(unknown_button))  # forged or stale data: answered, never spinning
     app.add_handler(ChatMemberHandler(subscriptions.membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, subscriptions.migrated))
     # an admin's forwarded post is saved; anyone else's forwarded text is a question like any other
     app.add_handler(MessageHandler(new & private & filters.FORWARDED & filters.User(user_id=admins),
                                    admin.save_forward))
     app.add_handler(MessageHandler(new & private & filters.Document.ALL, admin.save_file))
-    app.add_handler(MessageHandler(new & filters.COMMAND, unknown_command))
+    app.add_handler(MessageHandler(new & filters.COMMAND, limited(unknown_command)))
     app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, questions_filter()))
     app.add_error_handler(on_error)
 
@@ -119,8 +120,19 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await update.effective_message.reply_text("I do not know that command. /help lists what I can do.")
 
 
+async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.callback_query.answer()
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure; a button press whose handler failed is still answered, so the client's
+    spinner stops (a second answer to an answered query is refused, and that is fine)."""
     log.error("update %s failed: %s", getattr(update, "update_id", "?"), context.error, exc_info=context.error)
+    if isinstance(update, Update) and update.callback_query is not None:
+        try:
+            await update.callback_query.answer("Sorry, that did not work.")
+        except TelegramError:
+            pass
 
 
 async def start_services(app: Application) -> None:
@@ -170,7 +182,7 @@ async def _refresh(s: Services) -> None:
 
 async def _watch_folder(context: ContextTypes.DEFAULT_TYPE) -> None:
     s: Services = context.application.bot_data[KEY]
-    report = await s.run(s.engine.ingest, [s.config.telegram.watch_folder])
+    report = await s.run(s.engine.ingest_watched, s.config.telegram.watch_folder)
     if report.added:
         log.info("watched folder: %d new article(s)", len(report.added))
         await _refresh(s)

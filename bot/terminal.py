@@ -88,7 +88,7 @@ class TerminalChat:
         if topic:
             self.write(render_text(self.engine.answer(f"latest {topic}", now=self.now())))
             return
-        headers = sorted(self.engine.store.headers(), key=lambda h: h.date or "", reverse=True)[:5]
+        headers = self.engine.store.latest(5)
         self.write("\n".join(f"{format_date(h.date)}  {h.title}  [{h.id}]" for h in headers) or "The store is empty.")
 
     def _article(self, article_id: str) -> None:
@@ -135,7 +135,7 @@ class TerminalChat:
         report = self.engine.save_documents([RawDocument(origin="terminal", text=text, source="terminal",
                                                          date=now_iso()[:16])])
         self.write(f"saved {len(report.added)}, already stored {len(report.duplicates)}, rejected "
-                   f"{len(report.rejected)}" + "".join(f"\n  {r.reason}" for r in report.rejected))
+                   f"{report.rejected_total}" + "".join(f"\n  {r.reason}" for r in report.rejected))
         self._alerts()
 
     def _ingest(self, path: str) -> None:
@@ -144,7 +144,7 @@ class TerminalChat:
             return
         report = self.engine.ingest([path])
         self.write(f"saved {len(report.added)}, already stored {len(report.duplicates)}, "
-                   f"rejected {len(report.rejected)}")
+                   f"rejected {report.rejected_total}")
         self._alerts()
 
     def _reindex(self, _: str) -> None:

@@ -59,7 +59,6 @@ class Alerts:
         if delivery not in DELIVERIES:
             raise TopicError(f"Delivery is {' or '.join(DELIVERIES)}.")
         query = parse_topic(text, self.config.alerts.max_topic_chars)
-        self._topic_vectors([query])  # embedded now, so matching never waits for the encoder
         self.store.upsert_chat(chat_id, kind, title)
         limit = self.config.alerts.max_topics_per_chat
         try:
@@ -67,6 +66,9 @@ class Alerts:
         except LookupError:
             raise TopicError(f"This chat already follows {limit} topics, the most allowed. "
                              "Remove one with /unsubscribe first.") from None
+        # Embedded once the cap let it in (a refused topic caches no vector), and now, so that
+        # matching never waits for the encoder; should this fail, matching embeds it instead.
+        self._topic_vectors([query])
         return self._topic(topic_id, chat_id), created
 
     def unsubscribe(self, chat_id: int, text: str) -> int:

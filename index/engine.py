@@ -23,6 +23,7 @@ from .store import Store, open_store
 from .timeline import Timeline, TimelineItem, build_timeline
 from .topic_match import corpus_scores
 from .topics import parse_topic
+from .watch import FolderWatch
 
 Progress = Callable[[int], None]
 
@@ -42,6 +43,7 @@ class Engine:
         self.retriever = Retriever(self.index, self.embedder, config.retrieval)
         self.answerer = Answerer(self.store, self.retriever, config.retrieval)
         self.alerts = Alerts(self.store, self.index, self.embedder, config)
+        self._watches: dict[str, FolderWatch] = {}
 
     def load_index(self) -> None:
         """Load the saved index (if not loaded yet) without catching up with the store."""
@@ -61,6 +63,13 @@ class Engine:
     def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None) -> IngestReport:
         """Save, then index what was saved when the index is open (else it catches up on opening)."""
         report = ingest_paths(self.store, paths, self.config.ingest, progress)
+        self._index_new(report)
+        return report
+
+    def ingest_watched(self, folder: str | Path) -> IngestReport:
+        """Save what is new or changed in a watched folder since the last call (see index.watch)."""
+        watch = self._watches.setdefault(str(folder), FolderWatch(folder))
+        report = watch.ingest(self.store, self.config.ingest)
         self._index_new(report)
         return report
 

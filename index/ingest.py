@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sqlite3
+from datetime import datetime, timedelta, timezone
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -43,14 +44,24 @@ def total_bytes(paths: Iterable[str | Path]) -> int:
     return sum(p.stat().st_size for p in iter_files(paths) if isinstance(p, Path))
 
 
-def save_document(store: Store, raw: RawDocument, config: IngestConfig, report: IngestReport) -> None:
+def save_document(store: Store, raw: RawDocument, config: IngestConfig, report: IngestReport,
+                  file: str | None = None) -> None:
     try:
         article = build_article(raw, config.passage_words)
     except Unusable as exc:
-        report.rejected.append(Rejection(raw.origin, str(exc)))
+        report.reject(raw.origin, str(exc), file)
         return
     result = store.save(article)
     (report.added if result.added else report.duplicates).append(result.id)
+    if result.added and article.date and article.date > _tomorrow():
+        report.future.append(result.id)
+        log.warning("%s (%s) is dated %s, in the future: kept out of /latest until then",
+                    result.id, raw.origin, article.date)
+
+
+def _tomorrow() -> str:
+    """Dates after this are in the future wherever the article was written (time zones)."""
+    return (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
 
 
 def ingest_documents(store: Store, documents: Iterable[RawDocument], config: IngestConfig) -> IngestReport:
@@ -68,19 +79,21 @@ def ingest_data(store: Store, data: bytes, name: str, origin: str, config: Inges
     (index.attribution)."""
     report = IngestReport()
     if len(data) > config.max_file_bytes:
-        report.rejected.append(Rejection(origin, f"{len(data):,} bytes, over the limit of {config.max_file_bytes:,}"))
+        report.reject(origin, f"{len(data):,} bytes, over the limit of {config.max_file_bytes:,}")
         return report
+    report.files += 1
     try:
         for item in read_data(data, name, origin, config.max_file_bytes):
             if isinstance(item, Unreadable):
-                report.rejected.append(Rejection(origin, str(item)))
+                report.reject(origin, str(item))
                 continue
             if url:  # fetched: the page's own claims are believed only where the address bears them out
                 item = dataclasses.replace(item, url=fetched_url(url, item.url),
                                            source=fetched_source(url, item.source))
-            _guarded(item.origin, report, lambda item=item: save_document(store, item, config, report))
+            _guarded(item.origin, report, lambda item=item: save_document(store, item, config, report, origin),
+                     origin)
     except Unreadable as exc:
-        report.rejected.append(Rejection(origin, str(exc)))
+        report.reject(origin, str(exc))
     return report
 
 
@@ -93,34 +106,36 @@ def ingest_paths(
     report = IngestReport()
     for item in iter_files(paths):
         if isinstance(item, Rejection):
-            report.rejected.append(item)
+            report.reject(item.origin, item.reason)
             continue
-        _guarded(str(item), report, lambda item=item: _ingest_file(store, item, config, report))
+        _guarded(str(item), report, lambda item=item: _ingest_file(store, item, config, report), str(item))
         if progress:
-            _guarded(str(item), report, lambda item=item: progress(item.stat().st_size))
+            _guarded(str(item), report, lambda item=item: progress(item.stat().st_size), str(item))
     return report
 
 
 def _ingest_file(store: Store, path: Path, config: IngestConfig, report: IngestReport) -> None:
+    file = str(path)
+    report.files += 1
     try:
         for item in read_path(path, config.max_file_bytes):
             if isinstance(item, Unreadable):
-                report.rejected.append(Rejection(str(path), str(item)))
+                report.reject(file, str(item), file)
                 continue
-            _guarded(item.origin, report, lambda item=item: save_document(store, item, config, report))
+            _guarded(item.origin, report, lambda item=item: save_document(store, item, config, report, file), file)
     except Unreadable as exc:
-        report.rejected.append(Rejection(str(path), str(exc)))
+        report.reject(file, str(exc), file)
 
 
-def _guarded(origin: str, report: IngestReport, work: Callable[[], None]) -> None:
+def _guarded(origin: str, report: IngestReport, work: Callable[[], None], file: str | None = None) -> None:
     """Run one unit of work; an unexpected error (a bug of ours included) is reported against its
     input, not raised. Store errors are raised: a store that cannot write must stop the batch."""
     try:
         work()
     except (Unreadable, Unusable) as exc:
-        report.rejected.append(Rejection(origin, str(exc)))
+        report.reject(origin, str(exc), file)
     except (StoreError, sqlite3.Error, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001
         log.exception("ingest failed for %s", origin)
-        report.rejected.append(Rejection(origin, f"{exc.__class__.__name__}: {exc}"))
+        report.reject(origin, f"{exc.__class__.__name__}: {exc}", file)

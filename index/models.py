@@ -61,16 +61,47 @@ class Rejection:
     reason: str
 
 
+MAX_REJECTIONS_PER_FILE = 100  # listed per input file; the rest are only counted
+MAX_REJECTIONS_LISTED = 1000  # listed per report, whatever the number of files
+
+
 @dataclass
 class IngestReport:
+    """What a batch did. Rejections are listed up to a bound (per file and per report) and
+    counted beyond it: a small file of millions of bad lines must not become millions of objects
+    in memory and of lines in the output."""
+
     added: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    unlisted: int = 0  # rejections counted but not kept in `rejected`
+    files: int = 0  # input files read
+    future: list[str] = field(default_factory=list)  # saved with a date after tomorrow: out of /latest till then
+    _per_file: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def reject(self, origin: str, reason: str, file: str | None = None) -> None:
+        """Record a rejection of `origin` (a file, or a record in `file`)."""
+        if len(self.rejected) >= MAX_REJECTIONS_LISTED:
+            self.unlisted += 1
+            return
+        key = file or origin
+        seen = self._per_file.get(key, 0)
+        self._per_file[key] = seen + 1
+        if seen < MAX_REJECTIONS_PER_FILE:
+            self.rejected.append(Rejection(origin, reason))
+        else:
+            self.unlisted += 1
+
+    @property
+    def rejected_total(self) -> int:
+        return len(self.rejected) + self.unlisted
 
     def as_dict(self) -> dict:
         return {
             "added": len(self.added),
             "duplicates": len(self.duplicates),
+            "rejected_total": self.rejected_total,
+            "future": self.future,
             "rejected": [{"origin": r.origin, "reason": r.reason} for r in self.rejected],
             "added_ids": self.added,
         }

@@ -14,6 +14,7 @@ so the saved generation may lag the store without anything being lost or re-embe
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fcntl
 import json
 import logging
@@ -21,6 +22,7 @@ import os
 import shutil
 import tempfile
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -264,13 +266,19 @@ class SearchIndex:
         if "vector_scale" in vectors:
             _write(folder / "vector_scale.npy", lambda f: np.save(f, vectors["vector_scale"]))
         _write(folder / "vocab.json", lambda f: f.write(json.dumps(vocab).encode()))
+        meta["checksums"] = {p.name: _checksum(p) for p in sorted(folder.iterdir())}
         _write(folder / "meta.json", lambda f: f.write(json.dumps(meta).encode()))
         _fsync_dir(folder)
 
     @classmethod
     def load(cls, folder: Path, bm25_params: Bm25Params) -> "SearchIndex":
-        """Raises on any damage, including arrays of inconsistent lengths."""
+        """Raises on any damage: files whose checksum differs from the one saved with them (a
+        flipped or zeroed block reads as valid numbers), arrays of inconsistent lengths, vectors
+        that are not finite or are all zero (generations saved before checksums existed)."""
         meta = json.loads((folder / "meta.json").read_text())
+        for name, expected in meta.get("checksums", {}).items():
+            if _checksum(folder / name) != expected:
+                raise ValueError(f"{name} does not match its checksum")
         index = cls(IndexShape(**meta["shape"]), meta["dimension"], bm25_params)
         with np.load(folder / "arrays.npz") as arrays:
             vocab = json.loads((folder / "vocab.json").read_text())
@@ -287,7 +295,31 @@ class SearchIndex:
                    index.bm25.size, meta["passages"]}
         if len(lengths) != 1:
             raise ValueError(f"inconsistent generation: lengths {sorted(lengths)}")
+        _check_vectors(index.vectors.view)
         return index
+
+
+def _check_vectors(vectors: np.ndarray, block: int = 65536) -> None:
+    """Passage vectors are unit vectors: a NaN or an all-zero row is damage, not data."""
+    for start in range(0, len(vectors), block):
+        rows = vectors[start : start + block]
+        if rows.dtype.kind == "f" and not np.isfinite(rows).all():
+            raise ValueError("vectors hold NaN or infinite values")
+        if rows.size and not rows.any(axis=1).all():
+            raise ValueError("vectors hold all-zero rows")
+
+
+def _checksum(path: Path) -> str:
+    """CRC-32 of a file: catches a disk's or a bug's damage at GB/s (not a defence against tampering)."""
+    crc = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return f"{crc:08x}"
+
+
+class IndexSaveError(OSError):
+    """A generation could not be written (full disk, no permission): the message says where."""
 
 
 def _write(path: Path, writer) -> None:
@@ -378,8 +410,11 @@ class IndexManager:
             assert index is not None, "load() or open() first"
             added = self._fill(index, progress)
             if (added and (self._saved_size < 0 or index.size - self._saved_size >= self.SAVE_AFTER)) or self._resave:
-                self._save_generation(index)
-                self._resave = False
+                try:
+                    self._save_generation(index)
+                    self._resave = False
+                except IndexSaveError as exc:  # the index in memory is whole: serve it, save later
+                    log.warning("%s", exc)
             return added
 
     def _fill(self, index: SearchIndex, progress: Progress | None, batch: int = 500) -> int:
@@ -439,6 +474,12 @@ class IndexManager:
                 number = int(existing[-1].split("-")[1]) + 1 if existing else 1
                 name = f"gen-{number:06d}"
                 os.rename(tmp_folder, self.location / name)
+            except OSError as exc:
+                shutil.rmtree(tmp_folder, ignore_errors=True)
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.EPERM):
+                    raise IndexSaveError(exc.errno, f"cannot save the index in {self.location}: {exc.strerror} "
+                                         "(the previous generation stays in use)") from exc
+                raise
             except BaseException:
                 shutil.rmtree(tmp_folder, ignore_errors=True)
                 raise

@@ -29,16 +29,17 @@ _CAPITALISED_ABBREVIATIONS = frozenset("Ill Ind Mass Miss Wash Del Mon Sat Sun".
 # "No. 5", "Nos. 3 and 4": an abbreviation only before a number.
 _NUMBER_ABBREVIATIONS = frozenset(("no", "nos"))
 # Candidate boundary: terminal punctuation, optional closing quotes/brackets, then whitespace.
-_BOUNDARY = re.compile(r"""([.!?…]+)(["'”’)\]]*)(\s+)""")
+# Linear on any input: a match starts only at the first mark of a run (the lookbehind) and the
+# runs are possessive, so a million dots or quotes are scanned once, not once per position.
+_BOUNDARY = re.compile(r"""(?<![.!?…])([.!?…]++)(["'”’)\]]*+)(\s++)""")
 _OPENERS = "\"'“‘(["
 _WORD_BEFORE = re.compile(r"([\w.\-']+)$")
 
 
 def _is_boundary(text: str, match: re.Match) -> bool:
-    after = text[match.end() :]
-    if not after:
+    if match.end() >= len(text):
         return False
-    nxt = after[0]
+    nxt = text[match.end()]  # one character: copying the rest here made splitting quadratic
     if not (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS):
         return False
     if match.group(1) != ".":

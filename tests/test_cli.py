@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
@@ -261,3 +262,60 @@ def test_a_mistyped_secret_is_not_echoed_in_the_error(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_config(path, env={})
     assert "telegram.token: expected str" in str(error.value) and "123456789" not in str(error.value)
+
+
+def _foreign_sqlite(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "contacts.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE contacts (name TEXT, phone TEXT)")
+    db.execute("INSERT INTO contacts VALUES ('Ann', '555')")
+    db.commit()
+    db.close()
+    return path
+
+
+@pytest.mark.parametrize("command", [["stats"], ["list"], ["show", "x"], ["ingest", "STORY"]])
+def test_another_applications_sqlite_file_is_refused_and_left_as_it_was(capsys, tmp_path, story, command):
+    """`stats` on the wrong file used to switch it to WAL and add newsbot's tables to it."""
+    import sqlite3
+
+    path = _foreign_sqlite(tmp_path)
+    before = path.read_bytes()
+    argv = [str(story) if a == "STORY" else a for a in command]
+    code, _, err = run(capsys, "--store", path, *argv)
+    assert code == 4 and "not a newsbot store" in err and "contacts" in err
+    assert path.read_bytes() == before
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["contacts"]
+    db.close()
+
+
+def test_stats_reads_a_store_without_writing_to_it(capsys, tmp_path, db, story):
+    import os
+
+    assert main(["--store", db, "ingest", "--no-index", str(story)]) == 0
+    capsys.readouterr()
+    os.chmod(tmp_path, 0o555)  # nobody may create files beside it (root may: checked by mode=ro below)
+    try:
+        from index.store import SqliteStore
+
+        with SqliteStore(db, read_only=True) as store:
+            assert store.stats()["articles"] == 1
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                store.set_meta("x", "y")
+    finally:
+        os.chmod(tmp_path, 0o755)
+
+
+def test_a_password_in_a_postgresql_url_is_never_echoed(capsys, tmp_path, db, story):
+    assert main(["--store", db, "ingest", "--no-index", str(story)]) == 0
+    capsys.readouterr()
+    for url in ("postgresql://news:hunter2@127.0.0.1:9/news?connect_timeout=2",
+                "postgresql://news@127.0.0.1:9/news?password=hunter2&connect_timeout=2",
+                "postgres://news:hunter2@127.0.0.1:9/news?sslmode=disable&Password=hunter2"):
+        code, out, err = run(capsys, "migrate", "--from", db, "--to", url)
+        assert code == 4 and "hunter2" not in out + err, err
+    assert "PGPASSWORD" in err  # where the password belongs instead: not on a command line `ps` shows

@@ -149,3 +149,63 @@ def test_hostile_terminal_commands_get_an_answer_not_a_crash(hostile_engine, lin
     chat = TerminalChat(hostile_engine, now=lambda: date(2026, 11, 25), write=written.append)
     assert chat.handle(line) is True
     assert written and all(isinstance(w, str) and w for w in written)
+
+
+# -- issue 14: huge stored text, rejection floods, one-paragraph megabytes -------------------------
+
+STORED_TEXT = st.one_of(
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=200),
+    st.builds(lambda piece, n: piece * n, st.sampled_from(NASTY + ["Valdoria Wire ", "&", '"']),
+              st.integers(1, 8000)),
+)
+
+
+@FUZZ
+@given(title=STORED_TEXT, source=STORED_TEXT, article_id=STORED_TEXT, topic=STORED_TEXT)
+def test_any_stored_title_source_or_id_gives_messages_telegram_accepts(title, source, article_id, topic):
+    """A 6,000-character channel title once broke /help and /latest for every user."""
+    from bot.messages import alert_text, article_page, help_text, latest_text, topics_text
+    from index.outbox import OutboxItem
+    from index.store.base import ArticleHeader
+    from index.topic_match import Topic
+    from index.topics import TopicError, parse_topic
+
+    header = ArticleHeader(1, article_id or "x", title, "2026-11-20", source, "https://example.org/a?b=<1>&c")
+    stats = {"articles": 3, "first_date": "2019-01-01", "last_date": "2026-11-20",
+             "sources": {source or "(unknown)": 2, f"{source} 2": 1}}
+    messages = [help_text(stats, False), help_text(stats, True), latest_text([header] * 8),
+                article_page(title, "2026-11-20", None, "Body text. " * 50, 0, 3500)[0]]
+    try:
+        query = parse_topic(topic[:200] + " harbour", 200)
+    except TopicError:
+        query = parse_topic("harbour", 200)
+    messages.append(topics_text([Topic(n, 5, query) for n in range(1, 21)], 0.6))
+    messages.append(alert_text(OutboxItem(id=1, chat_id=5, topic=query.raw, quote=title or "q", score=0.7,
+                                          delivery="instant", attempts=0, article=header)))
+    assert_telegram_accepts(messages)
+
+
+def test_a_flood_of_rejected_records_stays_bounded(tmp_path):
+    import gzip
+
+    from index.ingest import ingest_paths
+    from index.models import MAX_REJECTIONS_PER_FILE
+
+    flood = tmp_path / "flood.jsonl.gz"
+    flood.write_bytes(gzip.compress(b"{}\n" * 200_000 + b"[]\n\n \n" * 50_000 + b'{"text": 5}\n' * 50_000))
+    with SqliteStore(tmp_path / "flood.db") as store:
+        report = ingest_paths(store, [flood], CONFIG)
+        assert store.integrity_check() == []
+    assert report.rejected_total == 300_000 and len(report.rejected) == MAX_REJECTIONS_PER_FILE
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("paragraph", [
+    " ".join(f"The council met on day {i} and voted on item {i * 7}." for i in range(100_000)),  # 5.5 MB
+    "." * 3_000_000 + " A" + "?!" * 1_000_000 + " B",  # punctuation runs the regex must not rescan
+    ("Mr. J. K. U.S. No. 5 \"Yes.\" " * 200_000),  # every candidate boundary is an exception
+])
+def test_a_one_paragraph_megabyte_file_is_saved(fuzz_store, paragraph):
+    report = ingest_data(fuzz_store, ("Title\n\n" + paragraph).encode(), "one.txt", "fuzz:one.txt",
+                         IngestConfig(max_file_bytes=20_000_000))
+    assert accounted(report) == 1

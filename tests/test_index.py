@@ -327,3 +327,41 @@ def test_saved_vectors_match_the_index(engine):
     vectors = np.load(folder / "vectors.npy")
     assert vectors.shape == (engine.index.current.size, engine.embedder.dimension)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def _rewrite_vectors(folder: Path, change) -> None:
+    """Rewrite vectors.npy as a valid file whose numbers are damaged (a disk or a bug, not a cut)."""
+    vectors = np.load(folder / "vectors.npy")
+    change(vectors)
+    np.save(folder / "vectors.npy", vectors)
+
+
+def test_zeroed_vectors_are_detected_and_rebuilt(engine, embedder):
+    _reopen_after_damage(engine, embedder, lambda folder: _rewrite_vectors(folder, lambda v: v.fill(0)))
+
+
+def test_nan_vectors_are_detected_and_rebuilt(engine, embedder):
+    _reopen_after_damage(engine, embedder, lambda folder: _rewrite_vectors(folder, lambda v: v.__setitem__(3, np.nan)))
+
+
+def test_one_changed_number_is_caught_by_the_generation_checksum(engine, embedder):
+    def nudge(v):
+        v[1, 5] = v[1, 5] * 0.5 + 0.01  # still finite, still a plausible vector
+
+    _reopen_after_damage(engine, embedder, lambda folder: _rewrite_vectors(folder, nudge))
+
+
+def test_a_full_disk_while_saving_the_index_is_one_clear_line_not_a_traceback(engine, monkeypatch, capsys):
+    import errno
+
+    import index.search_index as search_index
+    from bot.cli import EXIT_STORE, main
+
+    def full(path, writer):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(search_index, "_write", full)
+    code = main(["--store", str(engine.store.path), "reindex"])
+    err = capsys.readouterr().err
+    assert code == EXIT_STORE and "no space left" in err.lower() and "Traceback" not in err
+    assert str(index_dir(engine)) in err

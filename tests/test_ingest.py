@@ -335,3 +335,76 @@ def test_ingest_documents(store, ingest_config):
     report = ingest_documents(store, docs, ingest_config)
     assert len(report.added) == 1
     assert [r.origin for r in report.rejected] == ["chat:2"]
+
+
+def test_a_flood_of_bad_records_is_counted_not_kept(tmp_path, ingest_config):
+    """A few kilobytes of `{}` lines must not become a rejection object (and an output line) per
+    line: the report keeps the first few per file and counts the rest."""
+    from index.models import MAX_REJECTIONS_PER_FILE
+    from index.store import SqliteStore
+
+    flood = tmp_path / "flood.jsonl.gz"
+    flood.write_bytes(gzip.compress(b"{}\n" * 30_000 + b"\n" * 30_000))
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2, 3]", encoding="utf-8")
+    with SqliteStore(tmp_path / "s.db") as store:
+        report = ingest_paths(store, [flood, bad], ingest_config)
+    assert report.rejected_total == 30_003
+    assert len([r for r in report.rejected if r.origin.startswith(str(flood))]) == MAX_REJECTIONS_PER_FILE
+    assert [r.reason for r in report.rejected if r.origin.startswith(str(bad))][:1]  # the next file still listed
+    assert report.as_dict()["rejected_total"] == 30_003
+    assert len(report.as_dict()["rejected"]) <= 2 * MAX_REJECTIONS_PER_FILE
+
+
+def test_the_watched_folder_reads_only_new_or_changed_files(tmp_path, ingest_config, good_file):
+    """Each tick of the watched folder reads only files it has not seen at their size and mtime,
+    instead of re-reading (and re-rejecting) the whole folder."""
+    import os
+
+    from index.store import SqliteStore
+    from index.watch import FolderWatch
+
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    first = write_jsonl(folder / "a.jsonl", [record(1), record(2)])
+    (folder / "junk.json").write_text("not json", encoding="utf-8")
+    watch = FolderWatch(folder)
+    with SqliteStore(tmp_path / "s.db") as store:
+        assert sorted(p.name for p in watch.changed()) == ["a.jsonl", "junk.json"]
+        report = watch.ingest(store, ingest_config)
+        assert (len(report.added), report.rejected_total, report.files) == (2, 1, 2)
+        again = watch.ingest(store, ingest_config)
+        assert (again.files, again.rejected_total) == (0, 0)
+        write_jsonl(first, [record(1), record(2), record(3)])
+        os.utime(first, ns=(first.stat().st_atime_ns, first.stat().st_mtime_ns + 10**9))
+        write_jsonl(folder / "b.jsonl", [record(4)])
+        changed = watch.ingest(store, ingest_config)
+        assert (changed.files, len(changed.added), len(changed.duplicates)) == (2, 2, 2)
+
+
+def test_the_watched_folder_does_not_follow_links_out_of_itself(tmp_path, ingest_config):
+    from index.watch import FolderWatch
+
+    outside = tmp_path / "secret.txt"
+    outside.write_text(GOOD_TEXT, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write_jsonl(elsewhere / "x.jsonl", [record(1)])
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "link.txt").symlink_to(outside)
+    (folder / "dir").symlink_to(elsewhere, target_is_directory=True)
+    write_jsonl(folder / "own.jsonl", [record(2)])
+    (folder / "inner.jsonl").symlink_to(folder / "own.jsonl")
+    assert sorted(p.name for p in FolderWatch(folder).changed()) == ["inner.jsonl", "own.jsonl"]
+
+
+def test_an_article_dated_in_the_future_is_flagged_at_ingest(tmp_path, ingest_config):
+    from index.store import SqliteStore
+
+    docs = [RawDocument(origin="t1", text=GOOD_TEXT.replace("June 6, 2019", "January 1, 2100"), id="far"),
+            RawDocument(origin="t2", text=GOOD_TEXT.replace("storm", "flood"), id="past")]
+    with SqliteStore(tmp_path / "s.db") as store:
+        report = ingest_documents(store, docs, ingest_config)
+    assert report.added == ["far", "past"] and report.future == ["far"]
+    assert report.as_dict()["future"] == ["far"]

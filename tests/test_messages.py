@@ -1,5 +1,7 @@
 """The bot's own texts: alerts, digests, topic lists and article pages escape what they quote."""
 
+import html
+
 from bot.messages import alert_text, article_page, digest_parts, paginate, topics_text
 from index.outbox import OutboxItem
 from index.store.base import ArticleHeader
@@ -52,3 +54,62 @@ def test_article_pages_break_between_paragraphs_and_number_themselves():
     assert all(p.startswith("Paragraph") for p in pages)
     html_page, count = article_page("T <x>", "2026-01-05", None, text, 1, 2000)
     assert count == len(pages) and f"page 2 of {count}" in html_page and "T &lt;x&gt;" in html_page
+
+
+# -- every piece of stored text is bounded (issue 14, item 3) -------------------------------------
+
+HUGE = "Valdoria <Wire> & Co " * 300  # ~6,000 characters, and escaping makes it longer
+
+
+def test_help_fits_one_message_whatever_the_source_names():
+    from bot.messages import help_text
+
+    stats = {"articles": 50_000, "first_date": "2019-01-01", "last_date": "2100-01-01",
+             "sources": {f"{n} {HUGE}": 100 - n for n in range(40)}}
+    for is_admin in (False, True):
+        text = help_text(stats, is_admin)
+        assert len(text) <= 4096 and "and 35 more" in text and "&lt;Wire&gt; &amp;" in text
+
+
+def test_latest_lines_are_bounded_whatever_the_titles():
+    from bot.messages import latest_text
+
+    headers = [ArticleHeader(n, f"id-{n}-" + "x" * 500, HUGE, "2026-11-0{n}", HUGE, None) for n in range(1, 9)]
+    text = latest_text(headers)
+    assert len(text) <= 4096 and text.count("•") == 8 and "…" in text
+
+
+def test_a_full_topic_list_of_long_topics_fits_one_message():
+    topics = [Topic(n, 5, parse_topic((f'{n} "quoted & <marked>" ' * 9)[:200])) for n in range(1, 21)]
+    text = topics_text(topics, default_threshold=0.6)
+    assert len(text) <= 4096 and text.count("<i>(instant)</i>") == 20
+
+
+def test_no_answer_suggestions_and_unreadable_dates_are_bounded():
+    from bot.render import format_date, render_html
+    from index.answers import Answer
+
+    [message] = render_html(Answer("q", True, [], [], [HUGE, HUGE, HUGE]))
+    assert len(message) <= 4096 and message.count("•") == 3
+    assert len(format_date("not a date " * 1000)) <= 40
+
+
+def test_article_pages_fit_a_message_even_when_escaping_multiplies_the_text():
+    """Pages are cut on the raw text; `&`, `<` and `"` grow five- or sixfold when escaped."""
+    from botapi import parse_html
+
+    text = "\n\n".join(('Fish & chips <cheap> "deal" ' * 40) for _ in range(30))
+    first, count = article_page("&" * 1000, "2026-01-05", None, text, 0, 3500)
+    pages = [article_page("&" * 1000, "2026-01-05", None, text, n, 3500)[0] for n in range(count)]
+    assert count > 1 and all(len(p) <= 4096 for p in pages) and pages[0] == first
+    assert all(parse_html(p) for p in pages)
+    visible = "".join(html.unescape(p.split("\n\n", 1)[1].rsplit("\n\n<i>page", 1)[0]) for p in pages)
+    assert visible.replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(" ", "")
+
+
+def test_an_article_page_with_the_largest_page_size_a_long_title_and_url_fits():
+    url = "https://example.org/?" + "a=1&" * 240
+    text = "Fish & chips <cheap>. " * 2000
+    _, count = article_page("T&" * 400, "2026-01-05", url, text, 0, 4000)
+    for n in range(count):
+        assert len(article_page("T&" * 400, "2026-01-05", url, text, n, 4000)[0]) <= 4096

@@ -141,3 +141,38 @@ def test_splitting_loses_and_adds_no_text(text):
     for sentence in sentences:
         assert sentence and sentence == sentence.strip()
         assert sentence in text
+
+
+class _CountingText(str):
+    """A paragraph that counts the characters every slice of it copies."""
+
+    copied = 0
+
+    def __getitem__(self, key):
+        piece = str.__getitem__(self, key)
+        if isinstance(key, slice):
+            _CountingText.copied += len(piece)
+        return piece
+
+
+def test_splitting_copies_each_character_a_bounded_number_of_times():
+    """Linear, not quadratic: looking at a candidate boundary must not copy the rest of the text
+    (that made 100k sentences take seconds and a one-paragraph megabyte never finish)."""
+    paragraph = _CountingText(" ".join(f"Sentence number {i} ends here." for i in range(20_000)))
+    _CountingText.copied = 0
+    sentences = split_paragraph(paragraph)
+    assert len(sentences) == 20_000
+    assert _CountingText.copied <= 3 * len(paragraph)
+
+
+@pytest.mark.timeout(60)
+def test_a_five_megabyte_paragraph_of_hostile_punctuation_splits():
+    """Runs of dots, closing quotes and spaces must not make the boundary regex backtrack over
+    the run at every position."""
+    hostile = "." * 1_000_000 + "A" + "?" * 500_000 + "'" * 500_000 + "x" + ". " + '"' * 500_000
+    ordinary = " ".join(f"Line {i} is fine." for i in range(150_000))
+    paragraph = hostile + " " + ordinary
+    assert len(paragraph) > 5_000_000
+    sentences = split_paragraph(paragraph)
+    assert "".join(sentences).replace(" ", "") == paragraph.replace(" ", "")
+    assert len(sentences) == 150_000  # the hostile head has no boundary before "Line 0"

@@ -240,10 +240,18 @@ def test_migrate_moves_articles_vectors_and_subscriptions_without_losing_or_repe
                                     "2026-01-01T00:00:00Z")], watermark=first.seq)
         [item] = source.due_alerts("2026-01-02T00:00:00Z")
         source.mark_sent([item.id])
+        feed, _ = source.add_feed("https://wire.test/rss", "Wire", 30.0)
+        source.claim_feeds("w", "2030-01-01T00:00:00Z", "2030-01-01T00:05:00Z")
+        from index.feeds import PollOutcome
+        source.record_poll(feed.id, "w", PollOutcome(next_poll="2030-01-01T00:15:00Z", ok=True, etag='"e"', items=2))
 
         counts = migrate(source, target)
 
-        assert counts == {"articles": 2, "vectors": 1, "chats": 1, "topics": 1, "alerts": 1}
+        assert counts == {"articles": 2, "vectors": 1, "chats": 1, "topics": 1, "alerts": 1, "feeds": 1}
+        [moved] = target.feeds()
+        assert (moved.url, moved.title, moved.etag, moved.items, moved.interval) == \
+            ("https://wire.test/rss", "Wire", '"e"', 2, 30.0)
+        assert target.add_feed("https://wire.test/other")[0].id > moved.id
         assert target.get("storm").sentences == source.get("storm").sentences
         np.testing.assert_array_equal(target.get_vectors("m|256", ["h1"])["h1"], np.arange(4))
         [topic] = target.topics(7)
@@ -257,3 +265,80 @@ def test_migrate_moves_articles_vectors_and_subscriptions_without_losing_or_repe
     finally:
         source.close()
         target.close()
+
+
+def test_latest_is_the_newest_dated_articles_never_future_ones(store, make_article):
+    """/latest reads a few rows by the date index; an article dated in the future (a typo, 2100)
+    stays out until its date instead of topping the list forever."""
+    for n, date in enumerate(["2026-11-01", "2100-01-01", "2026-11-03T08:00", None, "2026-10-30", "2026-11-02"]):
+        store.save(make_article(f"{OTHER} Story number {n} about item {n * 7}.", id=f"a{n}", title=f"T{n}", date=date))
+    assert [h.id for h in store.latest(3, now="2026-12-01T09:00")] == ["a2", "a5", "a0"]
+    assert [h.id for h in store.latest(10, now="2026-12-01T09:00")] == ["a2", "a5", "a0", "a4", "a3"]
+    assert [h.id for h in store.latest(1, now="2100-01-02")] == ["a1"]
+
+
+def test_latest_on_sqlite_uses_the_date_index_not_a_sort_of_every_article(tmp_path):
+    with SqliteStore(tmp_path / "s.db") as store:
+        sql, params = store._latest_sql(8, "2026-12-01")
+        plan = " ".join(str(row[-1]) for row in store._rows(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert "articles_date" in plan and "TEMP B-TREE" not in plan, plan
+
+
+class _Killed(Exception):
+    """Stands for a kill: what was committed stays, nothing after runs."""
+
+
+def _source_with_sent_alerts(tmp_path, make_article, n=3):
+    from index.outbox import Alert
+
+    source = SqliteStore(tmp_path / "source.db")
+    seqs = [source.save(make_article(f"{TEXT} Item {i} of {n} about pier {i * 13}.", id=f"s{i}", title=f"S{i}",
+                                     date="2019-06-06")).seq for i in range(n)]
+    source.upsert_chat(7, "private", "Ann")
+    source.add_topic(7, "storm harbour", "instant", since_seq=0, limit=5)
+    source.record_alerts([Alert(7, seq, "storm harbour", "Officials said…", 0.8, "instant", "2026-01-01T00:00:00Z")
+                          for seq in seqs], watermark=seqs[-1])
+    source.mark_sent([i.id for i in source.due_alerts("2026-01-02T00:00:00Z")])
+    return source
+
+
+@pytest.mark.parametrize("kill_at", ["vectors", "chats", "outbox"])
+def test_an_interrupted_migrate_leaves_a_store_that_refuses_to_open_and_a_rerun_finishes_it(
+        tmp_path, store_location, make_article, kill_at):
+    """Killed midway, the target must not pass for a store (its first refresh would alert
+    everyone again): it says a migration is in progress, and rerunning migrate starts it over."""
+    from index.store.migrate import migrate
+
+    location = store_location if "://" in store_location else str(tmp_path / "target.db")
+    source = _source_with_sent_alerts(tmp_path, make_article)
+    source.put_vectors("m|256", [("h1", np.arange(4, dtype=np.float32))])
+
+    def killer(stage, n):
+        if stage == kill_at:
+            raise _Killed
+
+    try:
+        with open_store(location, allow_migrating=True) as target, pytest.raises(_Killed):
+            migrate(source, target, killer)
+        with pytest.raises(StoreError, match="migration .* did not complete"):
+            open_store(location)
+        with open_store(location, allow_migrating=True) as target:
+            counts = migrate(source, target)
+        assert counts["articles"] == 3 and counts["alerts"] == 3
+        with open_store(location) as target:
+            assert target.outbox_counts()["sent"] == 3 and target.due_alerts("2099-01-01T00:00:00Z") == []
+            assert target.alerts_watermark() == target.max_seq() == target.get("s2").seq
+            assert sorted(a.id for a in target.articles_after(0)) == ["s0", "s1", "s2"]
+    finally:
+        source.close()
+
+
+def test_migrate_copies_the_outbox_and_watermark_before_topics(tmp_path, make_article):
+    from index.store.migrate import migrate
+
+    source = _source_with_sent_alerts(tmp_path, make_article)
+    stages = []
+    with source, SqliteStore(tmp_path / "t.db") as target:
+        migrate(source, target, lambda stage, n: stages.append(stage))
+    order = list(dict.fromkeys(stages))
+    assert order.index("outbox") < order.index("watermark") < order.index("topics")

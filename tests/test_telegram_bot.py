@@ -422,3 +422,76 @@ async def test_a_file_from_someone_else_is_refused_and_their_forwarded_text_is_a
                             forward_origin=origin)
     assert answer and engine.store.stats()["articles"] == articles
     assert f"from user {USER}" in caplog.text
+
+
+# -- hardening (issue 14) ----------------------------------------------------------------------
+
+async def test_a_huge_title_and_source_break_neither_help_nor_latest_and_the_future_waits(bot, api, engine):
+    """One saved feed with a 6,000-character channel title must not make /help and /latest "too
+    long" for everyone; a story dated 2100 does not sit on top of /latest."""
+    huge = "Valdoria <Wire> & Co " * 300
+    engine.save_documents([
+        RawDocument(origin="t", id="huge-1", title=huge, source=huge, date="2026-11-20",
+                    text="The Fennick ferry sailed on time for the first time this month, the operator said."),
+        RawDocument(origin="t", id="typo-2100", title="Harbour reopens", source="Typo Times", date="2100-01-01",
+                    text="The harbour at Fennick reopened after the storm, the port authority said on Monday."),
+    ])
+    help_reply = await reply_to(api, USER, "/help", contains="Commands")
+    assert "&lt;Wire&gt; &amp; Co" in help_reply and len(help_reply) <= 4096
+    latest = await reply_to(api, USER, "/latest", contains="Newest stories")
+    assert "huge-1" in latest and "typo-2100" not in latest and len(latest) <= 4096
+
+
+async def test_every_command_counts_against_the_per_user_limit(api, engine):
+    """/help and /latest cost the store work: a user sending them in a flood is told once to wait,
+    then ignored, while another user is answered at once."""
+    engine.config = dataclasses.replace(engine.config, telegram=dataclasses.replace(engine.config.telegram,
+                                                                                   questions_per_minute=3))
+    async with running(engine):
+        for command in ("/help", "/latest", "/topics"):
+            await reply_to(api, USER, command)
+        refusal = await reply_to(api, USER, "/help", contains="Please wait")
+        for command in ("/latest", "/help", "/article x", "/subscribe ferries"):
+            api.push_message(USER, command)
+        await reply_to(api, 555, "/help", contains="Commands")
+        await asyncio.sleep(0.5)
+    assert "faster" in refusal and len(texts_to(api, USER)) == 4
+    assert engine.alerts.topics(USER) == []
+
+
+async def test_help_reads_the_store_stats_once_for_many_users(api, engine):
+    calls = []
+    stats = engine.store.stats
+
+    def counted():
+        calls.append(1)
+        return stats()
+
+    engine.store.stats = counted
+    async with running(engine):
+        for user in range(1000, 1010):
+            await reply_to(api, user, "/help", contains="Commands")
+    assert len(calls) == 1
+
+
+async def test_a_refused_subscribe_embeds_nothing(api, engine):
+    """The per-chat cap is checked before the topic is embedded and its vector cached."""
+    engine.config = dataclasses.replace(engine.config, alerts=dataclasses.replace(engine.config.alerts,
+                                                                                 max_topics_per_chat=1))
+    engine.alerts.config = engine.config
+    engine.alerts.subscribe(USER, "ferries")
+    before = engine.store._one("SELECT COUNT(*) FROM embeddings")[0]
+    async with running(engine):
+        for n in range(3):
+            await reply_to(api, USER, f"/subscribe harbour number {n} pilots", contains="most allowed")
+    assert engine.store._one("SELECT COUNT(*) FROM embeddings")[0] == before
+
+
+@pytest.mark.parametrize("data", ["art:99999999999999999999999:0", "art:1:abc", "art:", "more", "more:nothing",
+                                  "t:mute:99999999999999999999999", "t:", "garbage", "x" * 64])
+async def test_every_button_press_is_answered_even_with_forged_data(bot, api, data):
+    """Malformed callback data must neither raise nor leave the button spinning."""
+    update = api.push_callback(USER, USER, data, 1)
+    query_id = update["callback_query"]["id"]
+    await api.wait_for(lambda: any(c.params.get("callback_query_id") == query_id and c.status == 200
+                                   for c in api.calls_to("answerCallbackQuery")))

@@ -8,18 +8,21 @@ from .sqlite import SqliteStore
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def open_store(location: str | os.PathLike) -> Store:
-    """Open the store named by a path, a `sqlite:///path` URL or a `postgresql://…` URL."""
+def open_store(location: str | os.PathLike, *, allow_migrating: bool = False, read_only: bool = False) -> Store:
+    """Open the store named by a path, a `sqlite:///path` URL or a `postgresql://…` URL. A store
+    that `newsbot migrate` has not finished filling is refused unless `allow_migrating`.
+    `read_only` opens a SQLite file without writing to it (PostgreSQL stores ignore it: their
+    schema is only ever migrated under an advisory lock, and a foreign one is refused)."""
     location = os.fspath(location)
     if location.startswith(POSTGRES_SCHEMES):
         from .postgres import PostgresStore  # psycopg is only needed by those who use it
 
-        return PostgresStore(location)
+        return PostgresStore(location, allow_migrating=allow_migrating)
     if location.startswith("sqlite:///"):
         location = location[len("sqlite:///") :]
     elif "://" in location:
         raise StoreError(f"unsupported store URL {location!r}: use a path, sqlite:///path or postgresql://…")
-    return SqliteStore(location)
+    return SqliteStore(location, allow_migrating=allow_migrating, read_only=read_only)
 
 
 __all__ = ["ArticleHeader", "SaveResult", "SqliteStore", "Store", "StoreError", "TopicRow", "open_store"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,6 +16,31 @@ from ..models import Article
 
 class StoreError(RuntimeError):
     """The store cannot be opened or used; the message says why."""
+
+
+_URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@", re.IGNORECASE)
+_PARAM_PASSWORD = re.compile(r"(\bpassword=)[^&\s'\"]*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """`text` with any PostgreSQL password (in a URL's user part or a `password=` parameter)
+    replaced by ***: store locations go into messages, stats and logs."""
+    return _PARAM_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))
+
+
+def has_password(location: str) -> bool:
+    return redact(location) != location
+
+
+MIGRATING_KEY = "migration_in_progress"  # meta key set while `newsbot migrate` fills the store
+
+
+def refuse_unfinished_migration(store) -> None:
+    """Raise StoreError when `newsbot migrate` into this store never completed."""
+    marker = store.migration_marker()
+    if marker is not None:
+        raise StoreError(f"a migration into {store.location()} ({marker}) did not complete; run the same "
+                         "`newsbot migrate` again to start it over")
 
 
 def now_iso() -> str:
@@ -63,6 +90,9 @@ class Store(Protocol):
     def headers(self) -> Iterator[ArticleHeader]: ...
 
     def headers_by_seq(self, seqs: list[int]) -> dict[int, ArticleHeader]: ...
+
+    def latest(self, limit: int, now: str | None = None) -> list[ArticleHeader]:
+        """The newest articles dated up to `now`, then undated ones (for /latest)."""
 
     def articles_after(self, seq: int, limit: int = 1000) -> list[Article]:
         """Full articles with seq > `seq`, oldest first: the change feed indexes catch up from."""

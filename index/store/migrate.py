@@ -3,25 +3,39 @@
 Articles are saved into the target in their order (their seqs there are new, so every reference
 to a seq is mapped: topics' since_seq, the outbox, the alerts watermark); cached vectors are
 copied as they are, so nothing is re-embedded; chats, topics and the outbox (sent or not) come
-along, so no subscriber is alerted twice after the move. The target must be empty.
+along, so no subscriber is alerted twice after the move, and so do the feeds with their validators. The target must be empty.
+
+The target is marked "migration in progress" before anything is copied and unmarked only once
+everything is: a store opens only without the mark (index.store refuses it otherwise), so a
+migrate killed halfway never leaves a store that looks valid but lacks its outbox (whose first
+refresh would alert every subscriber again). Rerunning migrate on a marked target empties it and
+starts over. The outbox and the alerts watermark are copied before the topics, so even the
+copy's own order never has topics without the record of what they were sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from .base import StoreError
+from .base import MIGRATING_KEY, StoreError, now_iso
 
 CHATS = ("chat_id", "kind", "title", "active", "reason", "updated_at")
 TOPICS = ("id", "chat_id", "query", "delivery", "muted", "threshold", "since_seq", "created_at")
 OUTBOX = ("id", "chat_id", "article_seq", "topic", "quote", "score", "delivery", "status", "created_at",
           "not_before", "attempts", "last_error", "sent_at")
+FEEDS = ("id", "url", "title", "site", "etag", "last_modified", "interval_minutes", "next_poll", "failures",
+         "last_ok", "last_error", "items", "enabled", "disabled_reason", "added_at")  # claims stay behind
 BATCH = 500
 
 
 def migrate(source, target, progress: Callable[[str, int], None] = lambda stage, n: None) -> dict[str, int]:
-    if target.max_seq() or target.topics():
+    """Copy `source` into `target` (opened with allow_migrating=True, so an unfinished earlier
+    migration into it can be started over); returns the counts copied."""
+    if target.migration_marker() is not None:
+        target.clear_for_migration()  # an earlier run was interrupted: start over
+    elif target.max_seq() or target.topics() or sum(target.outbox_counts().values()):
         raise StoreError(f"the target store {target.location()} is not empty; migrate only into a new store")
+    target.set_meta(MIGRATING_KEY, f"from {source.location()} since {now_iso()}")
     seq_map: dict[int, int] = {0: 0}
     last = 0
     while articles := source.articles_after(last, limit=BATCH):
@@ -46,15 +60,23 @@ def migrate(source, target, progress: Callable[[str, int], None] = lambda stage,
 
     chats = source.dump_table("chats", CHATS)
     target.load_rows("chats", CHATS, chats)
-    topics = [(*row[:6], mapped(row[6]), row[7]) for row in source.dump_table("topics", TOPICS)]
-    target.load_rows("topics", TOPICS, topics)
+    progress("chats", len(chats))
     outbox = [(*row[:2], seq_map[row[2]], *row[3:]) for row in source.dump_table("outbox", OUTBOX)]
     target.load_rows("outbox", OUTBOX, outbox)
+    progress("outbox", len(outbox))
     target.set_meta("alerts_watermark", str(mapped(source.alerts_watermark())))
+    progress("watermark", 1)
+    topics = [(*row[:6], mapped(row[6]), row[7]) for row in source.dump_table("topics", TOPICS)]
+    target.load_rows("topics", TOPICS, topics)
+    progress("topics", len(topics))
+    feeds = source.dump_table("feeds", FEEDS)
+    target.load_rows("feeds", FEEDS, feeds)
+    progress("feeds", len(feeds))
     target.set_meta("topics_version", str(source.topics_version() + 1))
     target.restart_identities()
+    target.delete_meta(MIGRATING_KEY)
     return {"articles": len(seq_map) - 1, "vectors": vectors, "chats": len(chats), "topics": len(topics),
-            "alerts": len(outbox)}
+            "alerts": len(outbox), "feeds": len(feeds)}
 
 
 def _vector(blob: bytes):

@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 import uuid
 from functools import lru_cache
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from .base import StoreError
+from .base import StoreError, redact, refuse_unfinished_migration
 from .schema import POSTGRES_MIGRATIONS
 from .sql_store import SqlStore
 
@@ -33,25 +32,23 @@ def _dialect(sql: str) -> str:
 
 def redacted(url: str) -> str:
     """The URL without its password, for messages and stats."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+    return redact(url)
 
 
 class PostgresStore(SqlStore):
     _claim_lock_clause = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, allow_migrating: bool = False):
         super().__init__()
         self.url = url
         try:
             self._db = psycopg.connect(url, autocommit=True)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to {redacted(url)}: {str(exc).strip()}") from exc
+            raise StoreError(f"cannot connect to {redacted(url)}: {redact(str(exc).strip())}") from exc
         try:
             self._migrate()
+            if not allow_migrating:
+                refuse_unfinished_migration(self)
         except BaseException:
             self._db.close()
             raise

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..models import Article, Passage, Sentence
-from .base import ArticleHeader, SaveResult, now_iso
+from .base import MIGRATING_KEY, ArticleHeader, SaveResult, now_iso
 from .sql_alerts import SqlAlertsMixin
 from .sql_feeds import SqlFeedsMixin
 
@@ -144,6 +144,22 @@ class SqlStore(SqlAlertsMixin, SqlFeedsMixin):
         for row in rows:
             yield ArticleHeader(*row)
 
+    def _latest_sql(self, limit: int, now: str) -> tuple[str, tuple]:
+        return ("SELECT seq, id, title, date, source, url FROM articles WHERE date IS NOT NULL AND date <= ? "
+                "ORDER BY date DESC, seq DESC LIMIT ?", (now, int(limit)))
+
+    def latest(self, limit: int, now: str | None = None) -> list[ArticleHeader]:
+        """The `limit` newest articles dated up to `now` (UTC, `YYYY-MM-DDTHH:MM`), then undated ones,
+        newest saved first. A few rows read along the date index, not a sort of every article;
+        articles dated after `now` (a future date is a typo or an embargo) wait for their date."""
+        now = now or now_iso()[:16]
+        sql, params = self._latest_sql(limit, now)
+        rows = self._rows(sql, params)
+        if len(rows) < limit:
+            rows += self._rows("SELECT seq, id, title, date, source, url FROM articles WHERE date IS NULL "
+                               "ORDER BY seq DESC LIMIT ?", (int(limit) - len(rows),))
+        return [ArticleHeader(*row) for row in rows]
+
     def headers_by_seq(self, seqs: list[int]) -> dict[int, ArticleHeader]:
         found: dict[int, ArticleHeader] = {}
         with self._lock:
@@ -229,6 +245,23 @@ class SqlStore(SqlAlertsMixin, SqlFeedsMixin):
     def restart_identities(self) -> None:
         """After rows were loaded with their ids, new ids must continue above them (SQLite's
         AUTOINCREMENT does so by itself)."""
+
+    def migration_marker(self) -> str | None:
+        """What `newsbot migrate` wrote while filling this store, or None (a finished store)."""
+        row = self._one("SELECT value FROM meta WHERE key=?", (MIGRATING_KEY,))
+        return row[0] if row else None
+
+    def clear_for_migration(self) -> None:
+        """Empty what an interrupted migrate copied, to start over (cached vectors stay: they
+        are keyed by their text and copied again as they are)."""
+        with self._write():
+            for table in ("feeds", "outbox", "topics", "chats", "passages", "sentences", "articles"):
+                self._run(f"DELETE FROM {table}")
+            self._run("DELETE FROM meta WHERE key IN ('alerts_watermark', 'topics_version')")
+
+    def delete_meta(self, key: str) -> None:
+        with self._write():
+            self._run("DELETE FROM meta WHERE key=?", (key,))
 
     def set_meta(self, key: str, value: str) -> None:
         with self._write():

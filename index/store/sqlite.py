@@ -13,29 +13,68 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from .base import StoreError
+from .base import StoreError, refuse_unfinished_migration
 from .schema import MIGRATIONS
 from .sql_store import SqlStore
 
 
 class SqliteStore(SqlStore):
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, allow_migrating: bool = False, read_only: bool = False):
+        """`read_only` (stats, list, show): the file is opened with SQLite's mode=ro, so nothing
+        is written to it (no WAL switch, no migration); a missing file is created as usual. A
+        file that holds another application's tables is refused before anything touches it."""
         super().__init__()
         self.path = Path(path)
-        if str(path) != ":memory:":
+        memory = str(path) == ":memory:"
+        read_only = read_only and not memory and self.path.exists()
+        if not memory and not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
+            if read_only:
+                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                           check_same_thread=False, isolation_level=None, timeout=30)
+            else:
+                self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         try:
-            self._migrate()
+            self._refuse_foreign()
+            if read_only:
+                self._refuse_outdated()
+            else:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            if not read_only:
+                self._migrate()
+            if not allow_migrating:
+                refuse_unfinished_migration(self)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreError(f"cannot open store {path}: {exc}") from exc
         except BaseException:
             self._db.close()
             raise
+
+    def _refuse_foreign(self) -> None:
+        """A file with tables but no newsbot schema belongs to someone else: leave it alone."""
+        try:
+            if self.schema_version():
+                return
+            tables = [r[0] for r in self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a newsbot store: {exc}") from exc
+        if tables:
+            shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+            raise StoreError(f"{self.path} is not a newsbot store (it holds other tables: {shown}); "
+                             "left untouched")
+
+    def _refuse_outdated(self) -> None:
+        current = self.schema_version()
+        if current != len(MIGRATIONS):
+            raise StoreError(f"{self.path} has schema version {current}, this newsbot reads {len(MIGRATIONS)}; "
+                             "a command that writes (ingest, reindex, run) upgrades it")
 
     # -- backend hooks ----------------------------------------------------------------------
     def _run(self, sql: str, params=()):
