@@ -209,3 +209,41 @@ def test_a_one_paragraph_megabyte_file_is_saved(fuzz_store, paragraph):
     report = ingest_data(fuzz_store, ("Title\n\n" + paragraph).encode(), "one.txt", "fuzz:one.txt",
                          IngestConfig(max_file_bytes=20_000_000))
     assert accounted(report) == 1
+
+
+CODINGS = st.lists(st.sampled_from(["gzip", "x-gzip", "deflate", "identity", "br", "GZIP", " ", "compress"]),
+                   max_size=3).map(", ".join)
+
+
+@FUZZ
+@given(coding=CODINGS, layers=st.integers(0, 3), payload=st.binary(max_size=2000), repeat=st.integers(1, 5000))
+def test_any_content_encoding_decodes_within_its_limit_or_is_refused(coding, layers, payload, repeat):
+    """Stacked, unknown, lying or bomb-like encodings: never more than the limit, only FetchError."""
+    import gzip
+
+    from bot.fetch import BoundedDecoder, FetchError
+
+    body = payload * repeat
+    for _ in range(layers):
+        body = gzip.compress(body)
+    limit = 50_000
+    try:
+        decoder = BoundedDecoder(coding, limit)
+        out = b"".join(decoder.feed(body[i:i + 4096]) for i in range(0, len(body), 4096))
+    except FetchError:
+        return
+    assert len(out) <= limit
+
+
+@FUZZ
+@given(data=st.binary(max_size=5000), kind=st.sampled_from(["", "application/rss+xml", "application/json",
+                                                            "text/html", "application/feed+json"]))
+def test_any_bytes_served_as_a_feed_parse_or_are_refused_with_a_reason(data, kind):
+    from index.feeds import FeedError, parse_feed
+
+    try:
+        feed = parse_feed(data, kind)
+    except FeedError as exc:
+        assert str(exc)
+        return
+    assert all(isinstance(e.key, str) and e.key for e in feed.entries)
