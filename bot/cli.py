@@ -22,11 +22,13 @@ from datetime import date
 from index.config import Config, ConfigError, load_config, validate, with_store_path
 from index.engine import Engine
 from index.search_index import IndexSaveError
-from index.store import Store, StoreError, open_store
+from index.store import Store, StoreError, open_store, require_existing
 from index.store.base import has_password
 from index.store.base import redact as redacted_text
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_STORE = 0, 1, 2, 3, 4
+EXIT_CODES = ("0 success, 1 done but some inputs were rejected (or feeds failed), 2 usage or configuration error, "
+              "3 not found, 4 store error, 5 the Bot API could not be reached")
 Command = Callable[[argparse.Namespace, Config], int]
 
 
@@ -35,6 +37,8 @@ def _print_json(value: object) -> None:
 
 
 def _open(config: Config, read_only: bool = False) -> Store:
+    if read_only:
+        require_existing(config.store.location)
     return open_store(config.store.location, read_only=read_only)
 
 
@@ -72,14 +76,14 @@ def _index(engine: Engine, quiet: bool = False) -> None:
         engine.open_index(advance)
 
 
-def _parse_now(value: str | None):
+def _parse_now(value: str | None, where: str = "--now"):
     from index.dates import parse_date
 
     if not value:
         return None
     parsed = parse_date(value) if isinstance(value, str) else None
     if not parsed:
-        raise ConfigError(f"--now: not a date: {value!r}")
+        raise ConfigError(f"{where}: not a date: {value!r} (expected {NOW_FORMAT})")
     return date.fromisoformat(parsed[:10])
 
 
@@ -89,9 +93,11 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
     if not args.batch and not args.question:
         print("newsbot ask: give a question or --batch FILE", file=sys.stderr)
         return EXIT_USAGE
+    require_existing(config.store.location)
     with Engine(config) as engine:
         _index(engine, quiet=True)
         if args.batch:
+            failed = 0
             with open(args.batch, encoding="utf-8") as handle:
                 for number, line in enumerate(handle, start=1):
                     if not line.strip():
@@ -100,12 +106,16 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
                         request = json.loads(line)
                         if not isinstance(request, dict) or not isinstance(request.get("question"), str):
                             raise TypeError('expected {"question": "...", "now": "YYYY-MM-DD"?}')
-                        now = _parse_now(request.get("now")) or date.today()
+                        now = _parse_now(request.get("now"), where=f'line {number}: "now"') or date.today()
                         answer = engine.answer(request["question"], now=now, mode=args.mode)
                         _print_json(answer.as_dict())
-                    except (json.JSONDecodeError, TypeError, ConfigError) as exc:
-                        _print_json({"line": number, "error": f"{exc.__class__.__name__}: {exc}"})
-            return EXIT_OK
+                    except json.JSONDecodeError as exc:
+                        failed += 1
+                        _print_json({"line": number, "error": f"not valid JSON: {exc}"})
+                    except (TypeError, ConfigError) as exc:
+                        failed += 1
+                        _print_json({"line": number, "error": str(exc)})
+            return EXIT_PARTIAL if failed else EXIT_OK
         answer = engine.answer(" ".join(args.question), now=_parse_now(args.now) or date.today(), mode=args.mode)
     if args.json:
         _print_json(answer.as_dict())
@@ -119,6 +129,7 @@ def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
 
     from .progress import progress_bar
 
+    require_existing(config.store.location)
     with Engine(config) as engine:
         started = time.perf_counter()
         with progress_bar(engine.store.stats()["passages"], "reindex", unit="passage", quiet=args.quiet) as advance:
@@ -130,6 +141,7 @@ def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
 def cmd_chat(args: argparse.Namespace, config: Config) -> int:
     from .terminal import TerminalChat
 
+    require_existing(config.store.location)
     with Engine(config) as engine:
         print("loading the index…", file=sys.stderr)
         _index(engine)
@@ -323,72 +335,122 @@ def _override(config: Config, assignments: list[str]) -> Config:
     return config
 
 
+READS = ("scraped page text (.txt), HTML pages (.html/.htm), JSON and JSONL exports (.json, .jsonl, .ndjson, "
+         "gzipped too) with title/date/url/text fields, RSS and Atom feed files (.xml/.rss/.atom), and folders "
+         "of these (hidden files skipped)")
+NOW_FORMAT = "YYYY-MM-DD (or any date with day, month and year, e.g. '6 June 2019')"
+
+
+def common_options() -> argparse.ArgumentParser:
+    """--config, --store and -v, accepted before or after the command (`newsbot stats --store x`).
+    After the command they are SUPPRESSed when absent, so they never undo what was given before it."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS,
+                        help="TOML config file (default: $NEWSBOT_CONFIG, else built-in defaults)")
+    common.add_argument("--store", default=argparse.SUPPRESS,
+                        help="store path or URL (sqlite:///…, postgresql://…), overriding the config")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log debug output (and full tracebacks)")
+    return common
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newsbot", description="Answers questions from saved news articles.")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("newsbot")
+    except PackageNotFoundError:
+        installed = "unknown (not installed)"
+    parser = argparse.ArgumentParser(
+        prog="newsbot", description="Answers questions from saved news articles with quoted, dated sentences.",
+        epilog=f"Exit codes: {EXIT_CODES}.")
+    parser.add_argument("--version", action="version", version=f"newsbot {installed}")
     parser.add_argument("--config", help="TOML config file (default: $NEWSBOT_CONFIG, else built-in defaults)")
     parser.add_argument("--store", help="store path or URL (sqlite:///…, postgresql://…), overriding the config")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug output")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug output (and full tracebacks)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = common_options()
 
-    p = sub.add_parser("ingest", help="save articles from files or folders")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    def command(name: str, summary: str, description: str = ""):
+        return sub.add_parser(name, help=summary, description=description or summary[0].upper() + summary[1:] + ".",
+                              parents=[common])
+
+    p = command("ingest", "save articles from files or folders, then index them",
+                f"Save articles, then index them (embedding only new text). Reads {READS}. A broken file "
+                "is one line in the report; the rest goes on. Exit 1 when some input was rejected.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (with the ids added and duplicated)")
     p.add_argument("--no-index", action="store_true", help="save only; index later (ask/chat catch up)")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("ask", help="answer one question (or a JSONL batch) with quoted sentences")
-    p.add_argument("question", nargs="*")
-    p.add_argument("--now", help="the day the question is asked (default: today)")
-    p.add_argument("--batch", metavar="FILE.jsonl", help='one {"question", "now"?} per line; JSON answers out')
-    p.add_argument("--mode", default="hybrid", choices=["hybrid", "bm25", "dense"])
-    p.add_argument("--json", action="store_true")
+    p = command("ask", "answer one question (or a JSONL batch) with quoted sentences",
+                "Answer with sentences quoted verbatim from the stored articles, each with its title and date.")
+    p.add_argument("question", nargs="*", help="the question (quote it, or give it as several words)")
+    p.add_argument("--now", metavar="DATE", help=f"the day the question is asked, {NOW_FORMAT}; default today "
+                   "(nothing published later is quoted, recent news is favoured)")
+    p.add_argument("--batch", metavar="FILE.jsonl", help='one {"question", "now"?} per line; one JSON answer per '
+                   "line out (exit 1 when some line failed)")
+    p.add_argument("--mode", default="hybrid", choices=["hybrid", "bm25", "dense"],
+                   help="retrieval: hybrid (default), BM25 alone (no model loaded) or embeddings alone")
+    p.add_argument("--json", action="store_true", help="the answer as JSON (quotes, ranked article ids, …)")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("chat", help="a terminal conversation over the store")
+    p = command("chat", "a terminal conversation over the store",
+                "The Telegram bot's conversation in a terminal, over your store (where `ingest` writes); "
+                "you are its admin. /help inside lists the commands.")
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("run", help="the Telegram bot; without NEWSBOT_TOKEN, the terminal chat over demo data")
+    p = command("run", "the Telegram bot; without NEWSBOT_TOKEN, the terminal chat over demo data",
+                "With NEWSBOT_TOKEN set (or [telegram] token in the config): the Telegram bot, long polling "
+                "or a webhook ([telegram] mode), polling due feeds in the background. Without a token: the "
+                "terminal chat over the bundled demo articles (data/demo.db). Exit 2 when Telegram refuses "
+                "the token, 5 when the Bot API cannot be reached.")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("reindex", help="rebuild the index aside and swap it in (cached vectors reused)")
-    p.add_argument("--quiet", action="store_true")
+    p = command("reindex", "rebuild the index aside and swap it in (cached vectors reused)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_reindex)
 
-    p = sub.add_parser("migrate", help="copy a store to another backend (sqlite:///… ⇄ postgresql://…)")
+    p = command("migrate", "copy a store to another backend (sqlite:///… ⇄ postgresql://…)",
+                "Copy a whole store (articles, vectors, chats, topics, the outbox, feeds) into a new, empty one "
+                "without re-embedding. Keep PostgreSQL passwords in PGPASSWORD or ~/.pgpass, not in the URL.")
     p.add_argument("--from", dest="source", required=True, metavar="STORE", help="path or URL of the store to copy")
     p.add_argument("--to", dest="target", required=True, metavar="STORE", help="path or URL of a new, empty store")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the counts copied as JSON")
     p.set_defaults(func=cmd_migrate)
 
-    p = sub.add_parser("stats", help="what the store holds")
-    p.add_argument("--json", action="store_true")
+    p = command("stats", "what the store holds")
+    p.add_argument("--json", action="store_true", help="as one JSON object")
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("list", help="one line per stored article")
+    p = command("list", "one line per stored article")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("show", help="one whole stored article")
-    p.add_argument("id")
-    p.add_argument("--json", action="store_true")
+    p = command("show", "one whole stored article")
+    p.add_argument("id", help="the article id (see `newsbot list`)")
+    p.add_argument("--json", action="store_true", help="as one JSON object, with the text")
     p.set_defaults(func=cmd_show)
 
     from . import feeds_cli
 
-    feeds_cli.add_parser(sub)
+    feeds_cli.add_parser(sub, common)
 
-    p = sub.add_parser("eval", help="measure retrieval and answers on ../shared/eval")
-    p.add_argument("--pool", default="pool_quick", choices=["pool_quick", "pool_standard"])
-    p.add_argument("--eval-dir", default=str(_default_eval_dir()))
+    p = command("eval", "measure retrieval and answers on ../shared/eval",
+                "Score BM25, embeddings and the hybrid on the dev questions (recall@k, MRR, answers in "
+                "quotes, dates) over a pool built once in the cache.")
+    p.add_argument("--pool", default="pool_quick", choices=["pool_quick", "pool_standard"],
+                   help="which articles: pool_quick (1,000) or pool_standard (8,270)")
+    p.add_argument("--eval-dir", default=str(_default_eval_dir()), help="the evaluation data (../shared/eval)")
     p.add_argument("--cache", help="where pool stores and vectors are kept (default ~/.cache/newsbot/eval)")
-    p.add_argument("--modes", default="bm25,dense,hybrid")
+    p.add_argument("--modes", default="bm25,dense,hybrid", help="comma-separated retrieval modes to score")
     p.add_argument("--limit", type=int, default=0, help="only the first N questions")
     p.add_argument("--no-now", action="store_true", help="do not give the question's date as now")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a setting")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the results as JSON")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("bench", help="speed, memory and scale beside rank-bm25, bm25s and numpy, on ../shared/eval")
+    p = command("bench", "speed, memory and scale beside rank-bm25, bm25s and numpy, on ../shared/eval")
     p.add_argument("--sizes", default="10000,100000,1000000", help="index sizes in passages, comma-separated")
     p.add_argument("--json", default="data/bench.json", metavar="PATH", help="where the JSON report is written")
     p.add_argument("--questions", type=int, default=0,
@@ -399,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ingest-articles", type=int, default=300, help="articles for the ingest throughput")
     p.add_argument("--feeds", action="store_true", help="only the feed polling benchmark (1,000 local feeds; "
                    "scripts/bench_feeds.py has its options)")
-    p.add_argument("--eval-dir", default=str(_default_eval_dir()))
+    p.add_argument("--eval-dir", default=str(_default_eval_dir()), help="the evaluation data (../shared/eval)")
     p.set_defaults(func=cmd_bench)
     return parser
 

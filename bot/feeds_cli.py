@@ -10,6 +10,7 @@ import sys
 from index.config import Config
 from index.engine import Engine
 from index.opml import OpmlError
+from index.store import require_existing
 
 from . import feed_commands
 from .feed_poller import FeedPoller, add_feeds
@@ -17,43 +18,50 @@ from .feed_poller import FeedPoller, add_feeds
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_NOT_FOUND = 0, 1, 2, 3
 
 
-def add_parser(sub) -> None:
+def add_parser(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("feeds", help="the feed URLs the store polls (add, list, remove, poll, import, export)",
                        description="Feeds the store polls for new articles. `newsbot run` polls due feeds in the "
-                                   "background; `feeds poll` polls once and exits (for cron and tests).")
-    feeds = p.add_subparsers(dest="feeds_command", metavar="ACTION", required=True)
+                                   "background; `feeds poll` polls once and exits (for cron and tests).",
+                       parents=[common])
+    actions = p.add_subparsers(dest="feeds_command", metavar="ACTION", required=True)
 
-    a = feeds.add_parser("add", help="add feeds (a page URL finds the feed it advertises)")
+    def feeds_action(name: str, summary: str):
+        return actions.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                                  parents=[common])
+
+    a = feeds_action("add", "add feeds (a page URL finds the feed it advertises)")
     a.add_argument("urls", nargs="+", metavar="URL")
     a.add_argument("--interval", type=float, metavar="MINUTES", help="this feed's poll interval (default: "
                    "[feeds] interval_minutes)")
     a.add_argument("--no-check", action="store_true", help="add without fetching the URL first")
     a.set_defaults(feeds_func=_add)
 
-    a = feeds.add_parser("list", help="every feed with its health")
+    a = feeds_action("list", "every feed with its health")
     a.add_argument("--json", action="store_true", help="one JSON object per feed and line")
     a.set_defaults(feeds_func=_list)
 
-    a = feeds.add_parser("remove", help="stop polling a feed (its articles stay)")
+    a = feeds_action("remove", "stop polling a feed (its articles stay)")
     a.add_argument("feed", metavar="URL|ID")
     a.set_defaults(feeds_func=_remove)
 
-    a = feeds.add_parser("poll", help="one round over the due feeds (or --all), index what is new, then exit")
+    a = feeds_action("poll", "one round over the due feeds (or --all), index what is new, then exit")
     a.add_argument("--all", action="store_true", help="every enabled feed, due or not")
     a.add_argument("--no-index", action="store_true", help="save only; the bot or the next ask indexes later")
     a.add_argument("--json", action="store_true", help="the round's report as JSON")
     a.set_defaults(feeds_func=_poll)
 
-    a = feeds.add_parser("import", help="add the feeds of an OPML file")
+    a = feeds_action("import", "add the feeds of an OPML file")
     a.add_argument("file", metavar="FILE.opml")
     a.set_defaults(feeds_func=_import)
 
-    a = feeds.add_parser("export", help="the feeds as OPML on stdout")
+    a = feeds_action("export", "the feeds as OPML on stdout")
     a.set_defaults(feeds_func=_export)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    if args.feeds_func not in (_add, _import):  # only these create a store
+        require_existing(config.store.location)
     with Engine(config) as engine:
         return args.feeds_func(args, engine)
 

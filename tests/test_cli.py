@@ -81,6 +81,9 @@ def test_stats_json(capsys, db, story):
 
 
 def test_stats_of_an_empty_store(capsys, db):
+    from index.store import open_store
+
+    open_store(db).close()  # created, nothing saved yet (a path that is not there is refused)
     code, out, _ = run(capsys, "--store", db, "stats")
     assert code == 0 and "articles:  0" in out
 
@@ -116,6 +119,9 @@ def test_show_plain(capsys, db, story):
 
 
 def test_show_unknown_id_exits_3(capsys, db):
+    from index.store import open_store
+
+    open_store(db).close()
     code, out, err = run(capsys, "--store", db, "show", "no-such-id")
     assert code == 3
     assert "no-such-id" in err and out == ""
@@ -170,10 +176,14 @@ def test_newsbot_config_env_var_is_honoured(capsys, monkeypatch, tmp_path):
     store_path = tmp_path / "from-env.db"
     config = write_config(tmp_path, f'[store]\npath = "{store_path}"\n')
     monkeypatch.setenv(CONFIG_ENV, str(config))
+    code, _, err = run(capsys, "stats", "--json")
+    assert code == 4 and f"no store at {store_path}" in err  # the configured path, not the default one
+    from index.store import open_store
+
+    open_store(store_path).close()
     code, out, _ = run(capsys, "stats", "--json")
     assert code == 0
     assert json.loads(out)["store"] == str(store_path)
-    assert store_path.is_file()
 
 
 def test_newsbot_config_env_var_with_a_bad_file_exits_2(capsys, monkeypatch, tmp_path):

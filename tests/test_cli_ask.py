@@ -94,14 +94,14 @@ def test_ask_batch(capsys, db, tmp_path):
         encoding="utf-8",
     )
     code, out, _ = run(capsys, "--store", db, "ask", "--batch", batch)
-    assert code == 0
+    assert code == 1  # the broken line
     lines = [json.loads(line) for line in out.strip().splitlines()]
     assert len(lines) == 3
     first, broken, third = lines
     assert set(first) == KEYS and set(third) == KEYS
     # "now" was honoured: before the vote, the result (4 Nov) is not known
     assert not {"demo-027", "demo-028"} & set(first["articles"])
-    assert set(broken) == {"line", "error"} and broken["line"] == 2 and "JSONDecodeError" in broken["error"]
+    assert set(broken) == {"line", "error"} and broken["line"] == 2 and "not valid JSON" in broken["error"]
     assert third["question"] == PAY and "6.5 percent" in third["quotes"][0]["text"]
 
 
@@ -115,9 +115,10 @@ def test_ask_batch_reports_bad_lines_and_goes_on(capsys, db, tmp_path):
         json.dumps({"question": HEAT}),
     ]) + "\n", encoding="utf-8")
     code, out, _ = run(capsys, "--store", db, "ask", "--batch", batch)
-    assert code == 0
+    assert code == 1  # done, but some lines failed
     lines = [json.loads(line) for line in out.strip().splitlines()]
     assert [line.get("line") for line in lines] == [1, 2, 4, None]
+    assert lines[0]["error"].startswith('line 1: "now": not a date') and "--now" not in lines[0]["error"]
     assert "41.2 degrees" in lines[-1]["quotes"][0]["text"]
 
 
@@ -125,7 +126,7 @@ def test_ask_batch_non_string_question_is_one_error_line(capsys, db, tmp_path):
     batch = tmp_path / "questions.jsonl"
     batch.write_text(json.dumps({"question": 5}) + "\n" + json.dumps({"question": HEAT}) + "\n", encoding="utf-8")
     code, out, _ = run(capsys, "--store", db, "ask", "--batch", batch)
-    assert code == 0
+    assert code == 1
     lines = [json.loads(line) for line in out.strip().splitlines()]
     assert lines[0]["line"] == 1 and "error" in lines[0]
     assert "41.2 degrees" in lines[1]["quotes"][0]["text"]

@@ -8,6 +8,18 @@ from .sqlite import SqliteStore
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
+def require_existing(location: str | os.PathLike) -> None:
+    """Commands that only read refuse a store that is not there: a mistyped path would otherwise
+    become a new, empty store that answers "nothing" to everything."""
+    location = os.fspath(location)
+    if location.startswith(POSTGRES_SCHEMES) or location == ":memory:":
+        return
+    path = location[len("sqlite:///"):] if location.startswith("sqlite:///") else location
+    if not os.path.exists(path):
+        raise StoreError(f"no store at {path}: `newsbot --store {path} ingest FILE…` (or `feeds add URL`) creates "
+                         f"one there; or pass --store PATH of an existing store")
+
+
 def open_store(location: str | os.PathLike, *, allow_migrating: bool = False, read_only: bool = False) -> Store:
     """Open the store named by a path, a `sqlite:///path` URL or a `postgresql://…` URL. A store
     that `newsbot migrate` has not finished filling is refused unless `allow_migrating`.
@@ -25,4 +37,5 @@ def open_store(location: str | os.PathLike, *, allow_migrating: bool = False, re
     return SqliteStore(location, allow_migrating=allow_migrating, read_only=read_only)
 
 
-__all__ = ["ArticleHeader", "SaveResult", "SqliteStore", "Store", "StoreError", "TopicRow", "open_store"]
+__all__ = ["ArticleHeader", "SaveResult", "SqliteStore", "Store", "StoreError", "TopicRow", "open_store",
+           "require_existing"]

@@ -1,0 +1,31 @@
+"""The encoder's size is known from its folder, so opening a saved index or a BM25-only answer
+never waits seconds for the model to load."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from index.config import ModelConfig
+from index.embedding import Embedder, declared_dimension
+
+
+@pytest.mark.slow
+def test_the_bundled_models_dimension_is_known_before_it_is_loaded_and_is_the_loaded_ones(embedder):
+    fresh = Embedder(ModelConfig())
+    assert fresh.dimension == 384 and fresh._model is None
+    assert embedder.model.get_embedding_dimension() == fresh.dimension
+
+
+def test_a_dense_layer_after_pooling_sets_the_dimension(tmp_path):
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "2_Dense").mkdir()
+    (tmp_path / "modules.json").write_text(json.dumps([
+        {"idx": 0, "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]))
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 768}))
+    (tmp_path / "2_Dense" / "config.json").write_text(json.dumps({"out_features": 256}))
+    assert declared_dimension(str(tmp_path)) == 256
+    assert declared_dimension("sentence-transformers/some-hub-name") is None
