@@ -152,8 +152,9 @@ async def save(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
         report = await s.run(s.engine.save_data, page.data, page.name, page.url, page.url)
     else:
+        # undated unless the text has a dateline: when it was pasted is not when it was published
         document = RawDocument(origin=f"telegram:{message.chat_id}:{message.message_id}", text=arg,
-                               source="telegram", date=_iso(message.date))
+                               source="telegram")
         report = await s.run(s.engine.save_documents, [document])
     await message.reply_text(report_text(report))
     await _after_save(s, report)

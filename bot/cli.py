@@ -64,6 +64,10 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
                   f"{MAX_REJECTIONS_PER_FILE} are listed per file)")
         for article_id in report.future[:20]:
             print(f"  dated in the future (kept out of latest until then): {article_id}")
+        for warning in report.warnings[:20]:
+            print(f"  warning: {warning}")
+        if report.duplicates:
+            print(f"  duplicates are articles already stored (--json lists their ids)")
     return EXIT_PARTIAL if report.rejected_total else EXIT_OK
 
 

@@ -132,8 +132,7 @@ class TerminalChat:
         if not text:
             self.write("Give the article text after /save (the first sentence or line is its title).")
             return
-        report = self.engine.save_documents([RawDocument(origin="terminal", text=text, source="terminal",
-                                                         date=now_iso()[:16])])
+        report = self.engine.save_documents([RawDocument(origin="terminal", text=text, source="terminal")])
         self.write(f"saved {len(report.added)}, already stored {len(report.duplicates)}, rejected "
                    f"{report.rejected_total}" + "".join(f"\n  {r.reason}" for r in report.rejected))
         self._alerts()

@@ -14,6 +14,7 @@ from dateutil import parser as du_parser
 
 _TIME = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?!\d)")
 _HAS_DIGIT = re.compile(r"\d")
+_EPOCH = re.compile(r"\d{9,10}|\d{13}")  # Unix seconds (1973–2286) or milliseconds (2001–2286)
 _NOISE = re.compile(
     r"^(published|updated|posted|last updated|first published|date)\s*[:\-]?\s*|\s*\|.*$",
     re.IGNORECASE,
@@ -41,10 +42,24 @@ _SENTINELS = (datetime(1901, 1, 1), datetime(1902, 2, 2))
 _MIN_YEAR, _MAX_YEAR = 1900, 2100
 
 
+def from_epoch(value: float) -> str | None:
+    """Unix time in seconds (or milliseconds, as JavaScript exports write it), as a stored date."""
+    seconds = value / 1000 if abs(value) >= 1e11 else value
+    try:
+        moment = datetime.fromtimestamp(seconds, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+    if not _MIN_YEAR <= moment.year <= _MAX_YEAR:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M")
+
+
 def parse_date(text: str | None) -> str | None:
     """Parse a publication date string; return `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM` (UTC), or None."""
     if not text:
         return None
+    if _EPOCH.fullmatch(text.strip()):
+        return from_epoch(int(text.strip()))
     text = _NOISE.sub("", text.strip()).strip()
     if not text or len(text) > 80 or not _HAS_DIGIT.search(text):
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from collections.abc import Callable, Iterable, Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 from .articles import Unusable, build_article
 from .attribution import fetched_source, fetched_url
 from .config import IngestConfig
+from .dates import parse_date
 from .models import IngestReport, RawDocument, Rejection
 from .readers import Unreadable, read_data, read_path
 from .store import Store, StoreError
@@ -30,10 +32,14 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | Rejection]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
+            found = False
             for child in sorted(path.rglob("*")):
                 rel = child.relative_to(path)
                 if child.is_file() and not any(part.startswith(".") for part in rel.parts):
+                    found = True
                     yield child
+            if not found:
+                yield Rejection(str(path), "empty folder: no files to read (hidden files are skipped)")
         elif path.is_file():
             yield path
         else:
@@ -53,6 +59,9 @@ def save_document(store: Store, raw: RawDocument, config: IngestConfig, report: 
         return
     result = store.save(article)
     (report.added if result.added else report.duplicates).append(result.id)
+    if result.added and raw.date and not parse_date(raw.date):
+        report.warn(f"{raw.origin}: date {raw.date[:60]!r} not understood; saved "
+                    + (f"with the date in its text ({article.date})" if article.date else "without a date"))
     if result.added and article.date and article.date > _tomorrow():
         report.future.append(result.id)
         log.warning("%s (%s) is dated %s, in the future: kept out of /latest until then",
@@ -85,7 +94,7 @@ def ingest_data(store: Store, data: bytes, name: str, origin: str, config: Inges
     try:
         for item in read_data(data, name, origin, config.max_file_bytes):
             if isinstance(item, Unreadable):
-                report.reject(origin, str(item))
+                report.reject(*record_origin(origin, str(item)), origin)
                 continue
             if url:  # fetched: the page's own claims are believed only where the address bears them out
                 item = dataclasses.replace(item, url=fetched_url(url, item.url),
@@ -120,11 +129,24 @@ def _ingest_file(store: Store, path: Path, config: IngestConfig, report: IngestR
     try:
         for item in read_path(path, config.max_file_bytes):
             if isinstance(item, Unreadable):
-                report.reject(file, str(item), file)
+                report.reject(*record_origin(file, str(item)), file)
                 continue
             _guarded(item.origin, report, lambda item=item: save_document(store, item, config, report, file), file)
     except Unreadable as exc:
         report.reject(file, str(exc), file)
+
+
+_RECORD = re.compile(r"((?::\d+|\[\d+\]|#\d+)?): (.*)", re.S)
+
+
+def record_origin(file: str, message: str) -> tuple[str, str]:
+    """(origin, reason) of a reader's message: "a.jsonl:3: no text" is record a.jsonl:3, reason
+    "no text" — the file is named once in the report, not twice."""
+    if message.startswith(file):
+        match = _RECORD.fullmatch(message[len(file):])
+        if match:
+            return file + match.group(1), match.group(2)
+    return file, message
 
 
 def _guarded(origin: str, report: IngestReport, work: Callable[[], None], file: str | None = None) -> None:

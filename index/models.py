@@ -77,6 +77,7 @@ class IngestReport:
     unlisted: int = 0  # rejections counted but not kept in `rejected`
     files: int = 0  # input files read
     future: list[str] = field(default_factory=list)  # saved with a date after tomorrow: out of /latest till then
+    warnings: list[str] = field(default_factory=list)  # saved, but something was not understood (a date)
     _per_file: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def reject(self, origin: str, reason: str, file: str | None = None) -> None:
@@ -92,6 +93,10 @@ class IngestReport:
         else:
             self.unlisted += 1
 
+    def warn(self, message: str) -> None:
+        if len(self.warnings) < MAX_REJECTIONS_LISTED:
+            self.warnings.append(message)
+
     @property
     def rejected_total(self) -> int:
         return len(self.rejected) + self.unlisted
@@ -104,4 +109,6 @@ class IngestReport:
             "future": self.future,
             "rejected": [{"origin": r.origin, "reason": r.reason} for r in self.rejected],
             "added_ids": self.added,
+            "duplicate_ids": self.duplicates,
+            "warnings": self.warnings,
         }

@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from .dates import from_struct_time
+from .dates import from_epoch, from_struct_time
 from .models import RawDocument
 
 _PUBLISHED_META = re.compile(
@@ -52,6 +52,9 @@ def read_path(path: Path, max_bytes: int) -> Iterator[RawDocument | Unreadable]:
 def read_data(data: bytes, name: str, origin: str, max_bytes: int) -> Iterator[RawDocument | Unreadable]:
     """Documents in bytes already read (a file, a download, a fetched page); `name` hints the format."""
     name = name.lower()
+    if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
+        yield from _read_csv(data, origin, max_bytes, "\t" if ".tsv" in name else ",")
+        return
     if name.endswith(".json") or name.endswith(".json.gz"):
         yield from _read_json(data, origin, max_bytes)
         return
@@ -102,6 +105,18 @@ def _pick(record: dict, field: str) -> str | None:
             return value
         if field == "source" and isinstance(value, dict) and isinstance(value.get("name"), str):
             return value["name"]
+        if field == "text" and isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return "\n\n".join(value)  # paragraphs as a list
+        if field == "date" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return from_epoch(value)
+    return None
+
+
+def _misshapen_text(record: dict) -> str | None:
+    """Why a record that has a text field cannot use it (for the report), or None."""
+    for key in _JSON_FIELDS["text"]:
+        if key in record and not isinstance(record[key], str):
+            return f'its "{key}" field holds {type(record[key]).__name__}, not text'
     return None
 
 
@@ -110,7 +125,8 @@ def record_to_document(record: object, origin: str, max_bytes: int) -> RawDocume
         raise Unreadable(f"{origin}: expected a JSON object, got {type(record).__name__}")
     text = _pick(record, "text")
     if not text:
-        raise Unreadable(f"{origin}: record has no text field (text/body/content)")
+        reason = _misshapen_text(record) or "record has no text field (text/body/content)"
+        raise Unreadable(f"{origin}: {reason}")
     if len(text.encode("utf-8", "replace")) > max_bytes:
         raise Unreadable(f"{origin}: text is over the limit of {max_bytes:,} bytes (ingest.max_file_bytes)")
     raw_id = record.get("id")
@@ -183,6 +199,32 @@ def _read_json(data: bytes, origin: str, max_bytes: int) -> Iterator[RawDocument
             yield record_to_document(record, f"{origin}[{index}]", max_bytes)
         except Unreadable as exc:
             yield exc
+
+
+def _read_csv(data: bytes, origin: str, max_bytes: int, delimiter: str) -> Iterator[RawDocument | Unreadable]:
+    """A spreadsheet export: a header row naming the columns (title, date, url, text, source, or
+    the other names JSON records use), then one article per row."""
+    import csv
+
+    text = _decode_text(data)
+    csv.field_size_limit(max_bytes)
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        columns = {(c or "").strip().lower(): c for c in reader.fieldnames or []}
+    except csv.Error as exc:
+        raise Unreadable(f"not a readable CSV file ({exc})") from exc
+    if not any(name.lower() in columns for name in _JSON_FIELDS["text"]):
+        raise Unreadable(f"CSV without a text column (its header is {', '.join(list(columns)[:8]) or 'empty'}; "
+                         "expected columns such as title, date, url, text)")
+    try:
+        for number, row in enumerate(reader, start=2):
+            record = {key: row.get(original) for key, original in columns.items()}
+            try:
+                yield record_to_document(record, f"{origin}:{number}", max_bytes)
+            except Unreadable as exc:
+                yield exc
+    except csv.Error as exc:
+        yield Unreadable(f"{origin}: CSV broken after the rows read so far ({exc})")
 
 
 def _read_html(data: bytes, origin: str) -> RawDocument:

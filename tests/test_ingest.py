@@ -127,7 +127,7 @@ def test_jsonl_with_one_broken_line_keeps_the_good_ones(tmp_path, store, ingest_
 
     assert report.added == ["rec-0", "rec-2", "rec-3"]
     assert len(report.rejected) == 1
-    assert ":2" in report.rejected[0].reason and "JSON" in report.rejected[0].reason
+    assert report.rejected[0].origin.endswith(":2") and "JSON" in report.rejected[0].reason
 
 
 def test_jsonl_records_without_text_or_not_objects_are_reported_one_each(tmp_path, store, ingest_config):
