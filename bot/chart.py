@@ -157,7 +157,7 @@ def timeline_text(timeline: Timeline) -> str:
     """
     if timeline.peak is None:
         return _nothing_dated(timeline, 40)
-    heading = f"“{shorten(timeline.topic, 40, _columns)}”: {_plural(timeline.charted)} per {timeline.granularity}"
+    heading = f"“{shorten(timeline.topic, 40, _columns)}”: {_counted(timeline)}"
     peak = f"Peak: {_peak_period(timeline)} — {_plural(timeline.peak.count)}"
     footer = " ".join([_plural(timeline.total, "article") + " in all"] + [f"({n})" for n in _hidden_notes(timeline)])
     lines = [heading, *_spark_lines(timeline), _span(timeline), peak,
@@ -171,7 +171,7 @@ def chart_caption(timeline: Timeline) -> str:
     if timeline.peak is None:
         return _nothing_dated(timeline, CAPTION_TOPIC)
     parts = [
-        (f"“{shorten(timeline.topic, CAPTION_TOPIC)}”: {_plural(timeline.charted)} per {timeline.granularity}, "
+        (f"“{shorten(timeline.topic, CAPTION_TOPIC)}”: {_counted(timeline)}, "
          f"{_span(timeline, ' – ')}."),
         f"Peak: {_peak_period(timeline)}, {_plural(timeline.peak.count)}: “{_headline(timeline, CAPTION_HEADLINE)}”.",
     ]
@@ -242,7 +242,12 @@ def _x_ticks(buckets: list[Bucket], granularity: str) -> list[tuple[int, str]]:
 
 
 def _title(timeline: Timeline) -> str:
-    return f"“{_isolated(shorten(timeline.topic, PNG_TOPIC))}”: {_plural(timeline.charted)} per {timeline.granularity}"
+    return f"“{_isolated(shorten(timeline.topic, PNG_TOPIC))}”: {_counted(timeline)}"
+
+
+def _counted(timeline: Timeline) -> str:
+    """"12 articles, counted by week" (not "12 articles per week", which reads as a rate)."""
+    return f"{_plural(timeline.charted)}, counted by {timeline.granularity}"
 
 
 def _draw_bars(ax: Axes, timeline: Timeline) -> None:

@@ -56,16 +56,11 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         _print_json(report.as_dict())
     else:
-        print(f"added {len(report.added)}, duplicates {len(report.duplicates)}, rejected {report.rejected_total}")
-        for rejection in report.rejected:
-            print(f"  rejected {rejection.origin}: {rejection.reason}")
+        from .render import ingest_lines
+
+        print("\n".join(ingest_lines(report)))
         if report.unlisted:
-            print(f"  … and {report.unlisted:,} more rejections not listed (at most "
-                  f"{MAX_REJECTIONS_PER_FILE} are listed per file)")
-        for article_id in report.future[:20]:
-            print(f"  dated in the future (kept out of latest until then): {article_id}")
-        for warning in report.warnings[:20]:
-            print(f"  warning: {warning}")
+            print(f"  (at most {MAX_REJECTIONS_PER_FILE} rejections are listed per file)")
         if report.duplicates:
             print(f"  duplicates are articles already stored (--json lists their ids)")
     return EXIT_PARTIAL if report.rejected_total else EXIT_OK
@@ -150,12 +145,12 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
         print("loading the index…", file=sys.stderr)
         _index(engine)
         chat = TerminalChat(engine)
-        stop = chat.poll_in_background(config.feeds.check_seconds) if config.feeds.poll else None
+        stop = chat.watch_in_background(config.alerts.check_seconds,
+                                        config.feeds.check_seconds if config.feeds.poll else None)
         try:
             chat.run()
         finally:
-            if stop is not None:
-                stop.set()
+            stop.set()
     return EXIT_OK
 
 

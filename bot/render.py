@@ -64,6 +64,27 @@ def _by_article(quotes: list[Quote]) -> list[list[Quote]]:
     return [list(group) for _, group in groupby(quotes, key=lambda q: q.article_id)]
 
 
+def quoted(text: str) -> str:
+    """A quote in curly marks, once: a sentence that is itself one whole quotation keeps its own
+    marks instead of getting “““doubled””"."""
+    stripped = text.strip()
+    inner = stripped[1:-1]
+    if len(stripped) > 1 and stripped[0] in "“\"" and stripped[-1] in "”\"" and not any(m in inner for m in "“”\""):
+        return stripped
+    return f"“{stripped}”"
+
+
+def ingest_lines(report) -> list[str]:
+    """An ingest report as the CLI and the terminal chat print it."""
+    lines = [f"added {len(report.added)}, duplicates {len(report.duplicates)}, rejected {report.rejected_total}"]
+    lines += [f"  rejected {r.origin}: {r.reason}" for r in report.rejected]
+    if report.unlisted:
+        lines.append(f"  … and {report.unlisted:,} more rejections not listed")
+    lines += [f"  dated in the future (kept out of latest until then): {i}" for i in report.future[:20]]
+    lines += [f"  warning: {w}" for w in report.warnings[:20]]
+    return lines
+
+
 def render_text(answer: Answer) -> str:
     if answer.no_answer:
         return "\n".join(_no_answer_lines(answer) + [f"  • {t}" for t in answer.suggestions])
@@ -71,7 +92,7 @@ def render_text(answer: Answer) -> str:
     for group in _by_article(answer.quotes):
         first = group[0]
         source = " · ".join(x for x in (first.title, format_date(first.date), first.url or "") if x)
-        blocks.append("\n".join(f"“{q.text}”" for q in group) + f"\n    — {source}")
+        blocks.append("\n".join(quoted(q.text) for q in group) + f"\n    — {source}")
     return "\n\n".join(blocks)
 
 

@@ -18,7 +18,7 @@ from index.store.base import now_iso
 from index.topics import TopicError
 
 from .chart import timeline_text
-from .render import format_date, render_text
+from .render import format_date, ingest_lines, quoted, render_text
 
 TERMINAL_CHAT = 1  # the local user's chat id in the store (Telegram chat ids are never 1 for users)
 
@@ -92,6 +92,9 @@ class TerminalChat:
         self.write("\n".join(f"{format_date(h.date)}  {h.title}  [{h.id}]" for h in headers) or "The store is empty.")
 
     def _article(self, article_id: str) -> None:
+        if not article_id:
+            self.write("Which article? /article ID (the ids are in /latest, e.g. /article demo-005)")
+            return
         article = self.engine.store.get(article_id)
         self.write(f"{article.title}\n{format_date(article.date)}\n\n{article.text}" if article
                    else f"No article with id {article_id!r}.")
@@ -115,7 +118,8 @@ class TerminalChat:
             self.write(str(exc))
             return
         self.write(f"{'Subscribed to' if created else 'You already follow'} “{topic.query.raw}” ({topic.delivery}). "
-                   "Articles you save that match it are shown here.")
+                   "New articles that match it — saved here, by `newsbot ingest` or from feeds — are shown here"
+                   + (" in a daily digest." if topic.delivery == "daily" else "."))
 
     def _topics(self, _: str) -> None:
         topics = self.engine.alerts.topics(TERMINAL_CHAT)
@@ -133,8 +137,7 @@ class TerminalChat:
             self.write("Give the article text after /save (the first sentence or line is its title).")
             return
         report = self.engine.save_documents([RawDocument(origin="terminal", text=text, source="terminal")])
-        self.write(f"saved {len(report.added)}, already stored {len(report.duplicates)}, rejected "
-                   f"{report.rejected_total}" + "".join(f"\n  {r.reason}" for r in report.rejected))
+        self.write("\n".join(ingest_lines(report)))
         self._alerts()
 
     def _ingest(self, path: str) -> None:
@@ -142,8 +145,7 @@ class TerminalChat:
             self.write("Give a file or folder: /ingest PATH")
             return
         report = self.engine.ingest([path])
-        self.write(f"saved {len(report.added)}, already stored {len(report.duplicates)}, "
-                   f"rejected {report.rejected_total}")
+        self.write("\n".join(ingest_lines(report)))
         self._alerts()
 
     def _reindex(self, _: str) -> None:
@@ -197,38 +199,50 @@ class TerminalChat:
             self.write("\n".join(feed_commands.round_lines(report)) if report.feeds else "No feed is due.")
             self._alerts()
 
-    def poll_in_background(self, check_seconds: float) -> threading.Event:
-        """Poll due feeds every `check_seconds` while the chat runs; set the event to stop."""
+    def watch_in_background(self, check_seconds: float, feed_seconds: float | None) -> threading.Event:
+        """While the chat runs: every `check_seconds`, index what other processes saved and show the
+        alerts it brings (daily digests when due), as the bot would send them; every `feed_seconds`
+        (None: never), poll the due feeds first. Set the returned event to stop."""
         stop = threading.Event()
 
         def loop() -> None:
             import asyncio
+            import time
 
             from .feed_poller import FeedPoller
 
-            poller = FeedPoller(self.engine)
+            poller = FeedPoller(self.engine) if feed_seconds else None
+            last_round = -float("inf")
             while not stop.wait(check_seconds):
                 try:
-                    report = asyncio.run(poller.poll_round())
-                except Exception as exc:  # noqa: BLE001 - the chat goes on; the next tick tries again
-                    self.write(f"(feed poll failed: {exc})")
-                    continue
-                if report.added:
+                    if poller is not None and time.monotonic() - last_round >= feed_seconds:
+                        last_round = time.monotonic()
+                        report = asyncio.run(poller.poll_round(index=False))
+                        if report.added:
+                            with self.lock:
+                                self.write(f"(feeds: {report.added} new article(s))")
                     with self.lock:
-                        self.write(f"(feeds: {report.added} new article(s))")
                         self._alerts()
+                except Exception as exc:  # noqa: BLE001 - the chat goes on; the next tick tries again
+                    self.write(f"(checking for new articles failed: {exc})")
 
-        threading.Thread(target=loop, name="feed-poller", daemon=True).start()
+        threading.Thread(target=loop, name="terminal-watch", daemon=True).start()
         return stop
 
-    def _alerts(self) -> None:
+    def _alerts(self, now: str | None = None) -> None:
         """Match what was saved and show this chat's due alerts, as the bot would send them."""
         self.engine.refresh()
         store = self.engine.store
-        due = [a for a in store.due_alerts(now_iso()) if a.chat_id == TERMINAL_CHAT]
-        for alert in due:
-            self.write(f"🔔 New on “{alert.topic}”: “{alert.quote}”\n    — {alert.article.title} · "
+        due = [a for a in store.due_alerts(now or now_iso()) if a.chat_id == TERMINAL_CHAT]
+        instant = [a for a in due if a.delivery != "daily"]
+        daily = [a for a in due if a.delivery == "daily"]
+        for alert in instant:
+            self.write(f"🔔 New on “{alert.topic}”: {quoted(alert.quote)}\n    — {alert.article.title} · "
                        f"{format_date(alert.article.date)}")
+        if daily:
+            self.write(f"📰 Your daily digest: {len(daily)} new article(s)\n" + "\n".join(
+                f"  • {a.article.title} · {format_date(a.article.date)} (on “{a.topic}”)\n    {quoted(a.quote)}"
+                for a in daily))
         store.mark_sent([a.id for a in due])
 
     def run(self, lines: Iterable[str] | None = None) -> None:
@@ -242,9 +256,32 @@ class TerminalChat:
                     break
 
 
+HISTORY = Path.home() / ".newsbot_history"
+
+
 def _prompt_lines(interactive: bool):
-    while True:
+    """Lines typed; at a terminal with line editing and history (↑/↓, kept in ~/.newsbot_history)."""
+    readline = None
+    if interactive:
         try:
-            yield input("you> ") if interactive else input()
-        except EOFError:
-            return
+            import readline
+        except ImportError:  # not on every platform; input() still works
+            readline = None
+    if readline is not None:
+        try:
+            readline.read_history_file(HISTORY)
+        except OSError:
+            pass
+        readline.set_history_length(1000)
+    try:
+        while True:
+            try:
+                yield input("you> ") if interactive else input()
+            except EOFError:
+                return
+    finally:
+        if readline is not None:
+            try:
+                readline.write_history_file(HISTORY)
+            except OSError:
+                pass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import contextlib
 import io
 import json
@@ -13,6 +15,7 @@ import pytest
 
 from bot.cli import main
 from bot.terminal import HELP, TerminalChat
+from index.models import RawDocument
 from index.config import CONFIG_ENV, TOKEN_ENV
 
 pytestmark = pytest.mark.slow
@@ -244,7 +247,7 @@ def test_chat_topics_and_an_alert_for_a_saved_article(own_chat):
     terminal.handle("/save Zorblax and Quaffle agree merger. The Zorblax merger creates the largest "
                     "budgeting app maker in Valdoria, the companies said on Tuesday.")
     saved, alert = written[-2:]
-    assert saved.startswith("saved 1,")
+    assert saved.startswith("added 1, duplicates 0, rejected 0")
     assert alert.startswith("🔔 New on “Zorblax merger -rumour”: “") and "Zorblax" in alert
     terminal.handle("/save A Zorblax merger rumour spread on Wednesday, and the Zorblax board denied it.")
     assert not written[-1].startswith("🔔")  # "-rumour" excludes it
@@ -265,3 +268,70 @@ def test_chat_refuses_an_empty_topic_with_the_reason(chat):
     terminal, written = chat
     terminal.handle("/subscribe the and of")
     assert "no searchable words" in written[-1]
+
+
+def test_chat_ingest_reports_reasons_and_duplicates_as_the_cli_does(own_chat, tmp_path):
+    terminal, written = own_chat
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"title": "no text"}\n{broken\n')
+    terminal.handle(f"/ingest {bad}")
+    assert written[-1].splitlines() == [
+        "added 0, duplicates 0, rejected 2",
+        f"  rejected {bad}:1: record has no text field (text/body/content)",
+        f"  rejected {bad}:2: not valid JSON (JSONDecodeError: Expecting property name enclosed in double quotes: "
+        "line 1 column 2 (char 1))"]
+    terminal.handle("/save The Port Alder ferry resumed service on Friday after the storm, the operator said.")
+    terminal.handle("/save The Port Alder ferry resumed service on Friday after the storm, the operator said.")
+    assert written[-1].startswith("added 0, duplicates 1, rejected 0")
+
+
+def test_chat_article_without_an_id_says_how(chat):
+    terminal, written = chat
+    terminal.handle("/article")
+    assert written[-1].startswith("Which article? /article ID")
+
+
+def test_chat_shows_alerts_for_articles_another_process_saved_and_daily_digests_when_due(own_chat):
+    from conftest import engine_at
+
+    terminal, written = own_chat
+    terminal.handle("/subscribe Zorblax merger")
+    terminal.handle("/subscribe daily: Quaffle budgeting app")
+    assert "daily digest" in written[-1]
+    other = engine_at(terminal.engine.store.path, terminal.engine.embedder)  # e.g. `newsbot ingest`
+    try:
+        other.save_documents([
+            RawDocument(origin="cli", title="Zorblax agrees merger", text=(
+                "Zorblax agreed a merger with a rival on Tuesday. The Zorblax merger creates the largest software "
+                "maker in Valdoria, the companies said.")),
+            RawDocument(origin="cli", title="Quaffle budgeting app adds savings goals", text=(
+                "The Quaffle budgeting app added savings goals on Thursday. Quaffle said users of the budgeting "
+                "app can now set a target and a date for each goal."))])
+    finally:
+        other.close()
+    stop = terminal.watch_in_background(0.05, None)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(w.startswith("🔔 New on “Zorblax merger”") for w in written):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        stop.set()
+    assert not any("daily digest:" in w for w in written)  # not due before the digest hour
+    terminal._alerts(now="2100-01-01T00:00:00Z")
+    assert written[-1].startswith("📰 Your daily digest: 1 new article(s)") and "Quaffle" in written[-1]
+
+
+def test_a_quote_that_is_one_whole_quotation_keeps_its_own_marks():
+    from bot.render import quoted
+
+    assert quoted("“We will not stop,” she said.") == "““We will not stop,” she said.”"
+    assert quoted("“We will not stop.”") == "“We will not stop.”"
+    assert quoted('"We will not stop."') == '"We will not stop."'
+    assert quoted("Plain sentence.") == "“Plain sentence.”"
+
+
+def test_chat_timeline_counts_by_week_not_per_week(chat):
+    terminal, written = chat
+    terminal.handle("/timeline rail strike")
+    assert "counted by" in written[-1].splitlines()[0] and " per " not in written[-1].splitlines()[0]

@@ -59,3 +59,52 @@ def test_the_help_pages_name_formats_token_and_date_format():
     assert "NEWSBOT_TOKEN" in commands["run"].description
     now = next(a for a in commands["ask"]._actions if a.dest == "now")
     assert "YYYY-MM-DD" in now.help
+
+
+def test_the_chat_at_a_terminal_has_line_editing_and_history(tmp_path):
+    """Up-arrow recalls the last line (readline) instead of printing ^[[A; history is kept."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from index.store import open_store
+
+    store = tmp_path / "empty.db"
+    open_store(store).close()
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root), HOME=str(tmp_path), TERM="xterm")
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "--store", str(store), "chat"], cwd=root, env=env,
+                               stdin=follower, stdout=follower, stderr=follower, close_fds=True)
+    os.close(follower)
+    seen = b""
+
+    def read_until(marker: bytes, count: int = 1) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 60
+        while seen.count(marker) < count:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+            if select.select([leader], [], [], 0.5)[0]:
+                try:
+                    seen += os.read(leader, 4096)
+                except OSError:
+                    break
+
+    try:
+        read_until(b"you> ")
+        os.write(leader, b"/stats\r")
+        read_until(b"you> ", 2)
+        os.write(leader, b"\x1b[A\r")  # the up arrow, then Enter
+        read_until(b"articles from", 2)
+        os.write(leader, b"/quit\r")
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(leader)
+    assert b"^[[A" not in seen
+    assert "/stats" in (tmp_path / ".newsbot_history").read_text()
