@@ -67,6 +67,7 @@ class Embedder:
         # Vectors depend on the model and on where it truncates: both name the cache entries.
         self.key = f"{config.name}|{config.max_seq_length}"
         self._model = None
+        self._fast = None  # the plain-torch query encoder (False: this model has another shape)
         self._lock = threading.Lock()
 
     @property
@@ -85,6 +86,7 @@ class Embedder:
                 log.info("loading embedding model %s", self.name)
                 self._model = SentenceTransformer(resolve_model(self.name), device=self.config.device)
                 self._model.max_seq_length = min(self.config.max_seq_length, self._model.max_seq_length)
+                self._fast = False  # from now on queries use this model too: one copy of the weights
             return self._model
 
     @property
@@ -110,7 +112,20 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+        """One query's vector. Until sentence-transformers is loaded for passages, a folder of the
+        bundled model's shape is run by the plain-torch encoder (index.bert_encoder): the same
+        vector, without the seconds that importing sentence-transformers costs a one-shot `ask`."""
+        fast = self._query_encoder() if self._model is None and self.config.device == "cpu" else None
+        return fast.encode([text])[0] if fast is not None else self.encode([text])[0]
+
+    def _query_encoder(self):
+        with self._lock:
+            if self._fast is None:
+                from .bert_encoder import BertSentenceEncoder
+
+                self._fast = BertSentenceEncoder.load(resolve_model(self.name), self.config.max_seq_length,
+                                                      self.config.threads) or False
+            return self._fast or None
 
 
 def ensure_vectors(

@@ -29,3 +29,26 @@ def test_a_dense_layer_after_pooling_sets_the_dimension(tmp_path):
     (tmp_path / "2_Dense" / "config.json").write_text(json.dumps({"out_features": 256}))
     assert declared_dimension(str(tmp_path)) == 256
     assert declared_dimension("sentence-transformers/some-hub-name") is None
+
+
+@pytest.mark.slow
+def test_the_plain_torch_query_encoder_gives_sentence_transformers_vectors(embedder):
+    import numpy as np
+
+    from index.bert_encoder import BertSentenceEncoder
+    from index.embedding import resolve_model
+
+    texts = ["When did Kestrel Mobile sign the 5G deal?", "Zürich — “quoted” 42 %", "word " * 400]
+    fast = BertSentenceEncoder.load(resolve_model(embedder.name), embedder.config.max_seq_length)
+    np.testing.assert_allclose(fast.encode(texts), embedder.encode(texts), atol=1e-5)
+    fresh = Embedder(ModelConfig())
+    np.testing.assert_allclose(fresh.encode_query(texts[0]), embedder.encode([texts[0]])[0], atol=1e-5)
+    assert fresh._model is None  # answered without loading sentence-transformers
+
+
+def test_a_model_folder_of_another_shape_is_left_to_sentence_transformers(tmp_path):
+    from index.bert_encoder import BertSentenceEncoder
+
+    (tmp_path / "modules.json").write_text(json.dumps([{"type": "sentence_transformers.models.Transformer"}]))
+    assert BertSentenceEncoder.load(str(tmp_path), 256) is None
+    assert BertSentenceEncoder.load("sentence-transformers/some-hub-name", 256) is None
