@@ -245,4 +245,5 @@ def collect_stats(s: Services) -> str:
         "saved": saved,
         "rebuilding": engine.index.rebuilding,
     }
-    return stats_text(store_stats, index_stats, engine.store.subscription_counts(), engine.store.outbox_counts())
+    return stats_text(store_stats, index_stats, engine.store.subscription_counts(), engine.store.outbox_counts(),
+                      engine.store.feed_counts())

@@ -204,13 +204,16 @@ def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
 def cmd_stats(args: argparse.Namespace, config: Config) -> int:
     with _open(config, read_only=True) as store:
         stats = store.stats()
+        stats["feeds"] = store.feed_counts()
     if args.json:
         _print_json(stats)
         return EXIT_OK
+    feeds = stats["feeds"]
     print(f"store:     {stats['store']}")
     print(f"articles:  {stats['articles']} ({stats['undated']} without a date)")
     print(f"passages:  {stats['passages']}   sentences: {stats['sentences']}")
     print(f"dates:     {stats['first_date'] or '-'} … {stats['last_date'] or '-'}")
+    print(f"feeds:     {feeds['enabled']} polled, {feeds['failing']} failing, {feeds['disabled']} disabled")
     for source, count in list(stats["sources"].items())[:10]:
         print(f"  {count:6d}  {source}")
     return EXIT_OK

@@ -72,7 +72,7 @@ def help_text(stats: dict, is_admin: bool) -> str:
     return "\n".join(lines)
 
 
-def stats_text(stats: dict, index: dict, subscriptions: dict, outbox: dict) -> str:
+def stats_text(stats: dict, index: dict, subscriptions: dict, outbox: dict, feeds: dict | None = None) -> str:
     lines = [
         "<b>Store</b>",
         f"articles {stats['articles']:,} · passages {stats['passages']:,} · undated {stats['undated']:,}",
@@ -86,6 +86,9 @@ def stats_text(stats: dict, index: dict, subscriptions: dict, outbox: dict) -> s
         "<b>Outbox</b>",
         " · ".join(f"{name} {count:,}" for name, count in outbox.items()),
     ]
+    if feeds is not None:
+        lines += ["<b>Feeds</b>", f"polled {feeds['enabled']:,} · failing {feeds['failing']:,} · "
+                                  f"disabled {feeds['disabled']:,} (/feeds for each)"]
     return "\n".join(lines)
 
 

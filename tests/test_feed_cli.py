@@ -73,6 +73,8 @@ def test_add_list_poll_export_import_and_remove(newsbot, server, tmp_path):
     with open_store(other) as store:
         assert [(f.url, f.title) for f in store.feeds()] == [(server.url("/a.xml"), "Wire A"), (server.url("/b.xml"), "")]
 
+    stats = json.loads(newsbot("stats", "--json", check=0).stdout)
+    assert stats["feeds"] == {"enabled": 2, "disabled": 0, "failing": 1} and stats["articles"] == 2
     assert "removed feed 2" in newsbot("feeds", "remove", server.url("/b.xml"), check=0).stdout
     assert newsbot("feeds", "remove", "2", check=3).returncode == 3
     assert "No feed is due" in newsbot("feeds", "poll", check=0).stdout  # feed 1 polls again in 30 minutes

@@ -252,8 +252,10 @@ async def test_admin_commands_refuse_everyone_else(bot, api, engine, command, ca
 
 
 async def test_stats_for_an_admin(bot, api, engine):
+    engine.store.add_feed("https://wire.example/rss")
     reply = await reply_to(api, ADMIN, "/stats", contains="Outbox")
     assert f"articles {engine.store.stats()['articles']:,}" in reply
+    assert "<b>Feeds</b>\npolled 1 · failing 0 · disabled 0" in reply
 
 
 async def test_reindex_runs_in_the_background_while_questions_are_answered(bot, api, engine):
