@@ -28,6 +28,7 @@ from conftest import DEMO_ARTICLES, engine_at
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLES = 1500
+INDEXED_ARTICLES = 6000  # enough that a rebuild lasts long enough to be killed in the middle of it
 
 
 def synthetic_export(path: Path, count: int) -> Path:
@@ -103,14 +104,14 @@ def indexed_store(tmp_path_factory):
     """A store of synthetic articles with vectors already cached (random unit vectors), so the
     rebuilds below only tokenize and write: what a reindex with cached embeddings does."""
     folder = tmp_path_factory.mktemp("crash-index")
-    export = synthetic_export(folder / "export.jsonl", ARTICLES)
+    export = synthetic_export(folder / "export.jsonl", INDEXED_ARTICLES)
     db = folder / "store.db"
     key = Embedder(ModelConfig()).key
     rng = np.random.default_rng(7)
     with open_store(db) as store:
         ingest_paths(store, [export], IngestConfig())
         texts = {}
-        for batch_start in range(0, ARTICLES, 500):
+        for batch_start in range(0, INDEXED_ARTICLES, 500):
             for article in store.articles_after(batch_start, limit=500):
                 for p in article.passages:
                     texts[text_hash(passage_text(article, p.index, True))] = True
@@ -130,7 +131,7 @@ def assert_index_serves(db: Path, embedder) -> None:
     engine = engine_at(db, embedder)
     try:
         engine.open_index()
-        assert engine.index.current.size >= ARTICLES
+        assert engine.index.current.size >= INDEXED_ARTICLES
         assert engine.index.pending_articles() == 0
         # the vectors are random, so ask BM25: the point is that every passage is there
         answer = engine.answer("How much did the rail workers' pay rise?", mode="bm25")
@@ -146,16 +147,21 @@ def test_kill_during_reindex_leaves_a_serving_index(indexed_store, embedder, mom
     index serves every article; a kill before the swap leaves the previous generation named."""
     index_dir = Path(str(indexed_store) + ".index")
     assert_index_serves(indexed_store, embedder)  # a first generation exists
+    started = time.monotonic()
+    whole = newsbot("--store", str(indexed_store), "reindex", "--quiet")
+    assert whole.wait(timeout=300) == 0
+    duration = time.monotonic() - started  # of a whole rebuild on this machine now: the kills scale with it
     landings = 0
-    for attempt in range(3):
+    for attempt, share in enumerate((0.55, 0.7, 0.85)):
         before = (index_dir / "CURRENT").read_text()
         process = newsbot("--store", str(indexed_store), "reindex", "--quiet")
         stale = set(index_dir.glob(".tmp-*"))  # left by an earlier kill
         if moment == "while writing the generation":
             landed = wait_for(lambda: bool(set(index_dir.glob(".tmp-*")) - stale), timeout=120, process=process)
         else:
-            time.sleep(1.5 * (attempt + 1))  # during the model load, then during the fill
-            landed = process.poll() is None
+            # the fill is most of a rebuild with every vector cached (start-up and writing are short)
+            landed = not wait_for(lambda: process.poll() is not None, timeout=duration * share)
+            landed = landed and process.poll() is None
         kill(process)
         landings += landed
         if not set(index_dir.glob(".tmp-*")) - stale or moment == "while filling":
