@@ -33,7 +33,7 @@ from telegram.ext import (
 from index.config import Config
 from index.engine import Engine
 
-from . import admin, conversation, subscriptions
+from . import admin, conversation, feedback, subscriptions
 from .delivery import AlertSender
 from .messages import ADMIN_COMMANDS, COMMANDS
 from .ratelimit import QuestionLimiter
@@ -80,11 +80,12 @@ def add_handlers(app: Application, admins: list[int]) -> None:
                           ("stats", admin.stats), ("ingest", admin.ingest_folder)):
         app.add_handler(CommandHandler(name, handler, filters=new))
     for name, handler in (("subscribe", subscriptions.subscribe), ("topics", subscriptions.list_topics),
-                          ("unsubscribe", subscriptions.unsubscribe)):
+                          ("unsubscribe", subscriptions.unsubscribe), ("why", feedback.why)):
         app.add_handler(CommandHandler(name, handler, filters=CHATS_AND_CHANNELS))
     app.add_handler(CallbackQueryHandler(conversation.more, pattern=r"^more:"))
     app.add_handler(CallbackQueryHandler(conversation.article_page_turn, pattern=r"^art:"))
     app.add_handler(CallbackQueryHandler(subscriptions.topic_button, pattern=r"^t:"))
+    app.add_handler(CallbackQueryHandler(feedback.alert_button, pattern=r"^a:"))
     app.add_handler(ChatMemberHandler(subscriptions.membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, subscriptions.migrated))
     # an admin's forwarded post is saved; anyone else's forwarded text is a question like any other

@@ -11,7 +11,7 @@ one topic (/timeline), so "matches" means the same thing in both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
@@ -28,8 +28,19 @@ class Topic:
     query: TopicQuery
     delivery: str = "instant"
     muted: bool = False
-    threshold: float | None = None  # None: the configured default
+    threshold: float | None = None  # set by the chat ("fewer"/"more"); None: the calibrated one
     since_seq: int = 0  # articles saved before the subscription never alert
+    auto_threshold: float | None = None  # calibrated on the archive (topic_profile); None: the default
+    profile: bytes | None = field(default=None, repr=False, compare=False)  # float32 profile vector
+    calibrated_on: int = 0  # archive articles the profile came from (0: the topic text as typed)
+    liked: int = 0  # the chat's judgements of this topic's alerts
+    disliked: int = 0
+
+    def threshold_or(self, default: float) -> float:
+        """The threshold the topic must reach: the chat's own, else the calibrated, else `default`."""
+        if self.threshold is not None:
+            return self.threshold
+        return default if self.auto_threshold is None else self.auto_threshold
 
 
 @dataclass(frozen=True)
@@ -116,9 +127,7 @@ class TopicMatcher:
         self._terms = [""] * len(self.vocab)
         for term, i in self.vocab.items():
             self._terms[i] = term
-        self.thresholds = np.array(
-            [default_threshold if t.threshold is None else t.threshold for t in self.topics], np.float64
-        )
+        self.thresholds = np.array([t.threshold_or(default_threshold) for t in self.topics], np.float64)
         self.since = np.array([t.since_seq for t in self.topics], np.int64)
         self.muted = np.array([t.muted for t in self.topics], bool)
         bm25_w, dense_w = config.bm25_weight, config.dense_weight
