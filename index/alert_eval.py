@@ -111,6 +111,7 @@ class TopicResult:
     labels: np.ndarray  # whether each scored story is relevant
     threshold: float
     judged: int = 0
+    zero_shot: tuple[int, int] | None = None  # (alerts, hits) of the run without feedback, same stories
 
 
 def prf(alerts: int, hits: int, relevant: int) -> tuple[float, float, float]:
@@ -138,12 +139,23 @@ def run_alert_eval(config: Config, eval_dir: Path, cache_dir: Path, options: Ale
     cached = archive_store(config, eval_dir, cache_dir)
     records = list(dev_records(eval_dir, labels))
     cut = int(len(records) * options.archive_share)
+    zero_shot = None
+    if options.feedback:  # the same stream without judgements first: its alerts on the same later stories
+        log("zero-shot run, for comparison")
+        zero_shot = _once(config, cached, records, cut, labels, dataclasses.replace(options, feedback=0), log, None)
+        log("run with feedback")
+    return _once(config, cached, records, cut, labels, options, log, zero_shot)
+
+
+def _once(config: Config, cached: Path, records: list[dict], cut: int, labels, options: AlertEvalOptions,
+          log: Callable[[str], None], zero_shot: dict | None) -> dict:
+    """One run in a throwaway store (stories get the same seqs in every run: same order)."""
     folder = Path(tempfile.mkdtemp(prefix="newsbot-alert-eval-"))
     try:
         config = dataclasses.replace(config, store=dataclasses.replace(config.store, path=str(folder / "eval.db"),
                                                                        url=""))
         with Engine(config) as engine:
-            return _run(engine, cached, records, cut, labels, options, log)
+            return _run(engine, cached, records, cut, labels, options, log, zero_shot)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -153,7 +165,7 @@ def _docs(records: list[dict], config: Config):
 
 
 def _run(engine: Engine, cached: Path, records: list[dict], cut: int, labels: dict[str, frozenset[str]],
-         options: AlertEvalOptions, log: Callable[[str], None]) -> dict:
+         options: AlertEvalOptions, log: Callable[[str], None], zero_shot: dict | None) -> dict:
     store, alerts, config = engine.store, engine.alerts, engine.config
     _copy_vectors(cached, store)
     ingest_documents(store, _docs(records[:cut], config), config.ingest)
@@ -188,11 +200,11 @@ def _run(engine: Engine, cached: Path, records: list[dict], cut: int, labels: di
                     window_from[chat] = item.article.seq
         if (start - cut) // batch % 20 == 0:
             log(f"streamed {start + batch - cut} stories")
-    return _score(engine, chats, labels, archive_seq, window_from, judged, subscribe_ms, options)
+    return _score(engine, chats, labels, archive_seq, window_from, judged, subscribe_ms, options, zero_shot)
 
 
 def _score(engine: Engine, chats: dict[int, EvalTopic], labels, archive_seq: int, window_from: dict[int, int],
-           judged: dict[int, int], subscribe_ms: float, options: AlertEvalOptions) -> dict:
+           judged: dict[int, int], subscribe_ms: float, options: AlertEvalOptions, zero_shot: dict | None) -> dict:
     store, alerts = engine.store, engine.alerts
     index = engine.index.current
     seqs_all = index.article_seq.view.copy()
@@ -209,13 +221,17 @@ def _score(engine: Engine, chats: dict[int, EvalTopic], labels, archive_seq: int
         scored = [seq for seq in stream if seq > window_from[chat]]
         relevant = {seq for seq in scored if topic.category in labels.get(headers[seq].id, ())}
         alerted = {seq for seq in by_chat.get(chat, ()) if seq > window_from[chat]}
+        before = {seq for seq in (zero_shot or {}).get("alerted", {}).get(str(chat), ()) if seq > window_from[chat]}
         keyword = {seq for seq in scored if all(t in words[seq] for t in row.query.terms)}
         vector = alerts._topic_vectors([row.query])[0]
         cosine = _best_cosine(index, vector, np.asarray(scored, np.int64))
         results.append(TopicResult(
             topic, len(relevant), len(alerted), len(alerted & relevant), (len(keyword), len(keyword & relevant)),
-            cosine, np.array([s in relevant for s in scored], bool), alerts.threshold_of(row), judged[chat]))
-    return summarise(results, subscribe_ms, options, archive_seq, len(stream))
+            cosine, np.array([s in relevant for s in scored], bool), alerts.threshold_of(row), judged[chat],
+            (len(before), len(before & relevant)) if zero_shot else None))
+    report = summarise(results, subscribe_ms, options, archive_seq, len(stream))
+    report["alerted"] = {str(chat): sorted(seqs) for chat, seqs in by_chat.items()}
+    return report
 
 
 def _best_cosine(index, vector: np.ndarray, seqs: np.ndarray) -> np.ndarray:
@@ -256,7 +272,8 @@ def summarise(results: list[TopicResult], subscribe_ms: float, options: AlertEva
         rows.append({"topic": r.topic.text, "category": r.topic.category, "half": r.topic.half,
                      "relevant": r.relevant, "alerts": r.alerts, "precision": p, "recall": rec, "f1": f,
                      "threshold": r.threshold, "judged": r.judged, "keyword_f1": kf,
-                     "cosine_f1": cos_single, "cosine_own_f1": cos_own})
+                     "cosine_f1": cos_single, "cosine_own_f1": cos_own,
+                     "zero_shot_f1": prf(*r.zero_shot, r.relevant)[2] if r.zero_shot else None})
 
     def overall(selected: list[dict], kept: list[TopicResult]) -> dict:
         hits = sum(r.hits for r in kept)
@@ -275,6 +292,8 @@ def summarise(results: list[TopicResult], subscribe_ms: float, options: AlertEva
             "keyword_recall": float(np.mean([prf(r.keyword[0], r.keyword[1], r.relevant)[1] for r in kept])),
             "cosine_macro_f1": float(np.mean([x["cosine_f1"] for x in selected])),
             "cosine_own_macro_f1": float(np.mean([x["cosine_own_f1"] for x in selected])),
+            "zero_shot_macro_f1": (float(np.mean([x["zero_shot_f1"] for x in selected]))
+                                   if selected and selected[0]["zero_shot_f1"] is not None else None),
         }
 
     summary = {"all": overall(rows, results)}
@@ -308,6 +327,9 @@ def format_report(report: dict) -> str:
         lines.append(f"{name:14} {s['topics']:3d} {s['precision']:6.3f} {s['recall']:6.3f} {s['macro_f1']:8.3f} "
                      f"{s['micro_f1']:8.3f} {s['keyword_precision']:6.3f} {s['keyword_recall']:6.3f} "
                      f"{s['keyword_macro_f1']:7.3f} {s['cosine_macro_f1']:8.3f} {s['cosine_own_macro_f1']:9.3f}")
+    if report["summary"]["all"]["zero_shot_macro_f1"] is not None:
+        lines.append("the same later stories without feedback (zero-shot run): macro-F1 "
+                     + ", ".join(f"{name} {s['zero_shot_macro_f1']:.3f}" for name, s in report["summary"].items()))
     lines.append(f"cosine-only baseline: best single threshold {report['cosine_threshold']:.2f} over all topics "
                  "(cos mF1), and each topic at its own best threshold (cos/topic): both chosen on the labels")
     lines.append(f"subscribing took {report['subscribe_ms']:.0f} ms per topic (embedding and calibration)")
