@@ -105,6 +105,7 @@ class TopicMatcher:
     threshold: the matches are exactly those of scoring every topic on every passage."""
 
     SLACK = 1e-3  # float32 rounding in cosines and bounds: never skip a topic within this of its threshold
+    TIE = 1e-6  # a score at its threshold in exact arithmetic may land this far below it in float32
     BASIS_RANK = 64
     BASIS_SAMPLE = 20_000  # topic vectors the basis is computed from (any orthonormal basis is valid)
     BOUND_FROM = 20_000  # (candidate topics × passages) from which the bound pays for itself
@@ -246,7 +247,7 @@ class TopicMatcher:
         scores = _fuse_into(cosine, cand_coverage, cfg)
         best_passage = scores.argmax(axis=1)
         best = scores[np.arange(len(candidates)), best_passage]
-        hits = np.flatnonzero(best >= self.thresholds[candidates])
+        hits = np.flatnonzero(best >= self.thresholds[candidates] - self.TIE)
         return [
             TopicMatch(self.topics[candidates[i]], float(best[i]), int(best_passage[i]))
             for i in hits

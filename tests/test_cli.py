@@ -261,3 +261,9 @@ def test_a_mistyped_secret_is_not_echoed_in_the_error(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_config(path, env={})
     assert "telegram.token: expected str" in str(error.value) and "123456789" not in str(error.value)
+
+
+def test_eval_alerts_without_the_data_skips_with_a_message(capsys, tmp_path, db):
+    code, out, err = run(capsys, "--store", db, "eval", "--alerts", "--eval-dir", tmp_path, "--cache", tmp_path)
+    assert code == 0 and out == ""
+    assert "reuters-21578.jsonl.gz" in err and "skipping" in err
