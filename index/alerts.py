@@ -97,7 +97,7 @@ class Alerts:
             raise TopicError(f"This chat already follows {limit} topics, the most allowed. "
                              "Remove one with /unsubscribe first.") from None
         topic = self._topic(topic_id, chat_id)
-        if created:
+        if created or not topic.calibrated_on:  # a topic from before profiles learns on re-subscribing
             topic = self.calibrate(topic)
         return topic, created
 

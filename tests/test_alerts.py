@@ -345,3 +345,12 @@ def test_filters_keep_their_exact_meaning_on_calibrated_topics(learning):
     learning.alerts.match_new(NOW)
     assert {a.article.id for a in alerts_of(learning, 3)} == RAIL
     assert alerts_of(learning, 1) == [] and alerts_of(learning, 2) == []
+
+
+def test_a_topic_from_before_profiles_learns_when_its_chat_subscribes_again(learning):
+    learning.store.upsert_chat(1)
+    learning.store.add_topic(1, "rail strike", "instant", learning.store.max_seq(), 20)  # as an old version did
+    [old] = learning.alerts.topics(1)
+    assert old.profile is None and old.auto_threshold is None
+    topic, created = learning.alerts.subscribe(1, "rail strike")
+    assert not created and topic.profile is not None and topic.calibrated_on > 0
