@@ -259,12 +259,14 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     from .progress import progress_bar
 
     eval_dir = Path(args.eval_dir)
-    if not (eval_dir / "questions_dev.jsonl").is_file():
-        print(f"evaluation data not found in {eval_dir} (expected ../shared/eval); skipping", file=sys.stderr)
-        return EXIT_OK
     cache = Path(args.cache or os.environ.get("NEWSBOT_CACHE", Path.home() / ".cache" / "newsbot" / "eval"))
     if args.set:
         config = _override(config, args.set)
+    if args.alerts:
+        return _eval_alerts(args, config, eval_dir, cache)
+    if not (eval_dir / "questions_dev.jsonl").is_file():
+        print(f"evaluation data not found in {eval_dir} (expected ../shared/eval); skipping", file=sys.stderr)
+        return EXIT_OK
     questions = evaluation.load_questions(eval_dir)
     if args.limit:
         questions = questions[: args.limit]
@@ -280,6 +282,23 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
                      "settings": dataclasses.asdict(config.retrieval)})
     else:
         print(evaluation.format_table(results, title))
+    return EXIT_OK
+
+
+def _eval_alerts(args: argparse.Namespace, config: Config, eval_dir, cache) -> int:
+    """`newsbot eval --alerts`: topic alerts on the Reuters dev split, through the bot's own path."""
+    from index import alert_eval
+
+    missing = alert_eval.eval_data_missing(eval_dir)
+    if missing:
+        print(missing, file=sys.stderr)
+        return EXIT_OK
+    options = alert_eval.AlertEvalOptions(feedback=args.feedback)
+    report = alert_eval.run_alert_eval(config, eval_dir, cache, options, log=lambda line: print(line, file=sys.stderr))
+    if args.json:
+        _print_json(report)
+    else:
+        print(alert_eval.format_report(report))
     return EXIT_OK
 
 
@@ -449,6 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="only the first N questions")
     p.add_argument("--no-now", action="store_true", help="do not give the question's date as now")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a setting")
+    p.add_argument("--alerts", action="store_true",
+                   help="topic alerts on the Reuters dev split instead of questions (README: Alert evaluation)")
+    p.add_argument("--feedback", type=int, default=0, metavar="N",
+                   help="with --alerts: judge the first N alerts of each topic by the labels, score the rest")
     p.add_argument("--json", action="store_true", help="the results as JSON")
     p.set_defaults(func=cmd_eval)
 

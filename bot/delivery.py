@@ -38,6 +38,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from index.outbox import OutboxItem, retry_delay, utc_iso
 
+from .feedback import alert_markup
 from .messages import alert_text, digest_parts
 from .services import Services
 
@@ -121,22 +122,23 @@ class AlertSender:
             await self._store(self.store.retry_alerts, [i.id for i in items], _later(max(wait, 1.0)), PACED, False)
             return
         digest = [i for i in items if i.delivery == "daily"]
+        markup = None
         if digest:
             text, carried = digest_parts(digest)[0]
-        else:
-            text, carried = alert_text(items[0]), [items[0]]
+        else:  # a single alert carries its 👍 / 👎 / why buttons
+            text, carried, markup = alert_text(items[0]), [items[0]], alert_markup(items[0].id)
         rest = [i.id for i in items if i not in carried]
         if rest:
             await self._store(self.store.retry_alerts, rest, _later(1), PACED, False)
-        await self._deliver(chat_id, text, carried)
+        await self._deliver(chat_id, text, carried, markup)
 
-    async def _deliver(self, chat_id: int, text: str, items: list[OutboxItem]) -> None:
+    async def _deliver(self, chat_id: int, text: str, items: list[OutboxItem], markup=None) -> None:
         ids = [i.id for i in items]
         if set(ids) <= self._unmarked:
             await self._mark(ids)  # delivered before; only the mark was missing
             return
         try:
-            await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+            await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                         link_preview_options=LinkPreviewOptions(is_disabled=True))
         except RetryAfter as exc:
             delay = _seconds(exc.retry_after)

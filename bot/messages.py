@@ -24,6 +24,7 @@ COMMANDS = [
     ("subscribe", "alerts on a topic: /subscribe TOPIC"),
     ("topics", "your topics, to mute or remove"),
     ("unsubscribe", "stop a topic: /unsubscribe TOPIC|all"),
+    ("why", "reply to an alert: what matched"),
 ]
 ADMIN_COMMANDS = [
     ("save", "save an article: /save URL or text (or send a file)"),
@@ -139,10 +140,12 @@ def topics_text(topics: Sequence[Topic], default_threshold: float) -> str:
         flags = [t.delivery]
         if t.muted:
             flags.append("muted")
-        threshold = default_threshold if t.threshold is None else t.threshold
-        if abs(threshold - default_threshold) > 1e-9:
-            flags.append(f"threshold {threshold:.2f}")
-        lines.append(f"{n}. {escaped(t.query.raw, budget)} <i>({', '.join(flags)})</i>")
+        if t.threshold is not None and abs(t.threshold - default_threshold) > 1e-9:
+            flags.append(f"threshold {t.threshold:.2f}")
+        elif t.threshold is None and t.auto_threshold is not None:
+            flags.append(f"learned threshold {t.auto_threshold:.2f}")
+        judged = f"{t.liked} 👍 {t.disliked} 👎" if t.liked or t.disliked else "no judgements yet"
+        lines.append(f"{n}. {escaped(t.query.raw, budget)} <i>({', '.join(flags)})</i> · {judged}")
     return "\n".join(lines)
 
 

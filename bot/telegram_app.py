@@ -33,7 +33,7 @@ from telegram.ext import (
 from index.config import Config
 from index.engine import Engine
 
-from . import admin, conversation, feed_admin, subscriptions
+from . import admin, conversation, feed_admin, feedback, subscriptions
 from .delivery import AlertSender
 from .messages import ADMIN_COMMANDS, COMMANDS
 from .ratelimit import QuestionLimiter
@@ -81,11 +81,12 @@ def add_handlers(app: Application, admins: list[int]) -> None:
                           ("feeds", feed_admin.feeds)):
         app.add_handler(CommandHandler(name, limited(handler), filters=new))
     for name, handler in (("subscribe", subscriptions.subscribe), ("topics", subscriptions.list_topics),
-                          ("unsubscribe", subscriptions.unsubscribe)):
+                          ("unsubscribe", subscriptions.unsubscribe), ("why", feedback.why)):
         app.add_handler(CommandHandler(name, limited(handler), filters=CHATS_AND_CHANNELS))
     app.add_handler(CallbackQueryHandler(limited(conversation.more), pattern=r"^more:"))
     app.add_handler(CallbackQueryHandler(limited(conversation.article_page_turn), pattern=r"^art:"))
     app.add_handler(CallbackQueryHandler(limited(subscriptions.topic_button), pattern=r"^t:"))
+    app.add_handler(CallbackQueryHandler(limited(feedback.alert_button), pattern=r"^a:"))
     app.add_handler(CallbackQueryHandler(limited(feed_admin.feed_button), pattern=r"^fd:"))
     app.add_handler(CallbackQueryHandler(unknown_button))  # forged or stale data: answered, never spinning
     app.add_handler(ChatMemberHandler(subscriptions.membership, ChatMemberHandler.MY_CHAT_MEMBER))

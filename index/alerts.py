@@ -10,6 +10,7 @@ never embeds article text a second time).
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
@@ -22,7 +23,8 @@ from .retrieval import ArticleHit
 from .search_index import IndexManager, passage_text
 from .sentence_choice import QuestionTerms, lede_prior, sentence_scores
 from .tokenize import tokenize
-from .topic_match import Topic, TopicMatch, TopicMatcher
+from .topic_match import Topic, TopicMatch, TopicMatcher, fuse
+from .topic_profile import ProfileSettings, TopicProfile, build_profile
 from .topics import DELIVERIES, TopicError, TopicQuery, parse_topic
 
 MATCH_BATCH = 200
@@ -42,12 +44,39 @@ def best_quote(article: Article, match: TopicMatch, idf: dict[str, float]) -> st
     return article.sentences[passage.start].text
 
 
+@dataclass(frozen=True)
+class Judged:
+    """What a 👍 / 👎 did: the topic (as it is now, its profile updated) and its judgement counts."""
+    topic: Topic
+    verdict: int
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why an article alerted (or would alert) for a topic: what a user needs to rephrase it."""
+    topic: Topic
+    found: tuple[str, ...]  # topic words the best passage holds
+    missing: tuple[str, ...]  # topic words it lacks
+    passage: str  # the best matching passage, verbatim
+    score: float
+    cosine: float  # the passage's similarity to the topic's profile
+    coverage: float  # share of the topic's word weight the passage holds
+    threshold: float
+    title: str
+
+
+def profile_bytes(profile: TopicProfile) -> bytes:
+    return np.asarray(profile.vector, np.float32).tobytes()
+
+
 class Alerts:
-    def __init__(self, store, index: IndexManager, embedder: Embedder, config: Config):
+    def __init__(self, store, index: IndexManager, embedder: Embedder, config: Config,
+                 profile_settings: ProfileSettings | None = None):
         self.store = store
         self.index = index
         self.embedder = embedder
         self.config = config
+        self.profile_settings = profile_settings or ProfileSettings()
         self._match_lock = threading.Lock()
         self._matcher: TopicMatcher | None = None
         self._matcher_version = -1
@@ -69,7 +98,82 @@ class Alerts:
         # Embedded once the cap let it in (a refused topic caches no vector), and now, so that
         # matching never waits for the encoder; should this fail, matching embeds it instead.
         self._topic_vectors([query])
-        return self._topic(topic_id, chat_id), created
+        topic = self._topic(topic_id, chat_id)
+        if created or not topic.calibrated_on:  # a topic from before profiles learns on re-subscribing
+            topic = self.calibrate(topic)
+        return topic, created
+
+    # -- what a topic learns ----------------------------------------------------------------
+    def calibrate(self, topic: Topic) -> Topic:
+        """Derive the topic's profile from the archive (and its chat's judgements) and store it.
+        A store too small to have a score distribution leaves the topic as typed."""
+        index = self.index.current
+        if index is None:
+            return topic
+        judged = self.store.judgements(topic.id)
+        vector = self._topic_vectors([topic.query])[0]
+        with index.lock:
+            if index.size == 0:
+                return topic
+            coverage = index.bm25.coverage(topic.query.terms)
+            profile = build_profile(
+                vector, coverage, index.vectors, index.article_seq.view.copy(), self.config.retrieval,
+                self.profile_settings, self.config.alerts.threshold,
+                liked=[seq for seq, v in judged if v > 0], disliked=[seq for seq, v in judged if v < 0])
+        if not profile.learned:
+            return topic
+        self.store.set_topic_profile(topic.id, profile_bytes(profile), round(profile.threshold, 4), profile.archive)
+        return self._topic(topic.id, topic.chat_id)
+
+    def judge(self, chat_id: int, outbox_id: int, verdict: int) -> Judged | None:
+        """A chat's 👍 (1) or 👎 (-1) on one of its alerts: stored, and the topic re-derived from
+        the archive with every judgement so far. None when the alert is not the chat's or its topic
+        is no longer followed."""
+        topic, item = self._alert_topic(chat_id, outbox_id)
+        if topic is None:
+            return None
+        self.store.judge(topic.id, item.article.seq, verdict)
+        return Judged(self.calibrate(topic), verdict)
+
+    def explain(self, chat_id: int, outbox_id: int) -> Explanation | None:
+        """/why on an alert: the topic words its best passage holds and lacks, and that passage."""
+        topic, item = self._alert_topic(chat_id, outbox_id)
+        if topic is None:
+            return None
+        article = self.store.articles_by_seq([item.article.seq]).get(item.article.seq)
+        index = self.index.current
+        if article is None or index is None or not article.passages:
+            return None
+        titles = self.index.shape.titles
+        texts = [passage_text(article, p.index, titles) for p in article.passages]
+        vectors = ensure_vectors(self.store, self.embedder, {text_hash(t): t for t in texts})
+        with index.lock:
+            idf = index.bm25.term_weights(topic.query.terms)
+        total = sum(idf.values()) or 1.0
+        profile = self._topic_vectors_of([topic])[0]
+        best = None
+        for j, text in enumerate(texts):
+            present = set(tokenize(text))
+            coverage = sum(w for t, w in idf.items() if t in present) / total
+            cosine = float(vectors[text_hash(text)] @ profile)
+            score = float(fuse(np.array([coverage]), np.array([cosine]), self.config.retrieval)[0])
+            if best is None or score > best[0]:
+                best = (score, j, coverage, cosine, present)
+        score, j, coverage, cosine, present = best
+        passage = article.passages[j]
+        return Explanation(
+            topic=topic, found=tuple(t for t in topic.query.terms if t in present),
+            missing=tuple(t for t in topic.query.terms if t not in present),
+            passage=passage.text,
+            score=score, cosine=cosine, coverage=coverage,
+            threshold=topic.threshold_or(self.config.alerts.threshold), title=article.title)
+
+    def _alert_topic(self, chat_id: int, outbox_id: int):
+        item = self.store.alert_item(outbox_id)
+        if item is None or item.chat_id != chat_id:
+            return None, None
+        topic = next((t for t in self.topics(chat_id) if t.query.raw == item.topic), None)
+        return topic, item
 
     def unsubscribe(self, chat_id: int, text: str) -> int:
         """Remove the topic named (by its text or its number in /topics), or all of them."""
@@ -103,7 +207,7 @@ class Alerts:
         return value
 
     def threshold_of(self, topic: Topic) -> float:
-        return self.config.alerts.threshold if topic.threshold is None else topic.threshold
+        return topic.threshold_or(self.config.alerts.threshold)
 
     def _topic(self, topic_id: int, chat_id: int) -> Topic:
         return next(t for t in self.topics(chat_id) if t.id == topic_id)
@@ -111,7 +215,9 @@ class Alerts:
     @staticmethod
     def _from_row(row) -> Topic:
         return Topic(id=row.id, chat_id=row.chat_id, query=parse_topic(row.query, max_chars=10_000),
-                     delivery=row.delivery, muted=row.muted, threshold=row.threshold, since_seq=row.since_seq)
+                     delivery=row.delivery, muted=row.muted, threshold=row.threshold, since_seq=row.since_seq,
+                     auto_threshold=row.auto_threshold, profile=row.profile, calibrated_on=row.calibrated_on,
+                     liked=row.liked, disliked=row.disliked)
 
     def _topic_vectors(self, queries: list[TopicQuery]) -> np.ndarray:
         texts = {text_hash(q.text): q.text for q in queries}
@@ -120,13 +226,23 @@ class Alerts:
             return np.zeros((0, self.embedder.dimension), np.float32)
         return np.vstack([vectors[text_hash(q.text)] for q in queries])
 
+    def _topic_vectors_of(self, topics: list[Topic]) -> np.ndarray:
+        """What the matcher scores each topic with: its profile where it has one, else its text's vector."""
+        if not topics:
+            return np.zeros((0, self.embedder.dimension), np.float32)
+        texts = self._topic_vectors([t.query for t in topics if t.profile is None])
+        out, plain = [], iter(texts)
+        for t in topics:
+            out.append(np.frombuffer(t.profile, np.float32) if t.profile is not None else next(plain))
+        return np.vstack(out).astype(np.float32)
+
     # -- matching ---------------------------------------------------------------------------
     def matcher(self) -> TopicMatcher:
         """Topic matrices, rebuilt only when a subscription changed (in any process)."""
         version = self.store.topics_version()
         if self._matcher is None or version != self._matcher_version:
             topics = [self._from_row(r) for r in self.store.topics()]
-            vectors = self._topic_vectors([t.query for t in topics])
+            vectors = self._topic_vectors_of(topics)
             self._matcher = TopicMatcher(topics, vectors, self.config.retrieval, self.config.alerts.threshold)
             self._matcher_version = version
         return self._matcher

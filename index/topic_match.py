@@ -11,7 +11,7 @@ one topic (/timeline), so "matches" means the same thing in both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
@@ -28,8 +28,19 @@ class Topic:
     query: TopicQuery
     delivery: str = "instant"
     muted: bool = False
-    threshold: float | None = None  # None: the configured default
+    threshold: float | None = None  # set by the chat ("fewer"/"more"); None: the calibrated one
     since_seq: int = 0  # articles saved before the subscription never alert
+    auto_threshold: float | None = None  # calibrated on the archive (topic_profile); None: the default
+    profile: bytes | None = field(default=None, repr=False, compare=False)  # float32 profile vector
+    calibrated_on: int = 0  # archive articles the profile came from (0: the topic text as typed)
+    liked: int = 0  # the chat's judgements of this topic's alerts
+    disliked: int = 0
+
+    def threshold_or(self, default: float) -> float:
+        """The threshold the topic must reach: the chat's own, else the calibrated, else `default`."""
+        if self.threshold is not None:
+            return self.threshold
+        return default if self.auto_threshold is None else self.auto_threshold
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,7 @@ class TopicMatcher:
     threshold: the matches are exactly those of scoring every topic on every passage."""
 
     SLACK = 1e-3  # float32 rounding in cosines and bounds: never skip a topic within this of its threshold
+    TIE = 1e-6  # a score at its threshold in exact arithmetic may land this far below it in float32
     BASIS_RANK = 64
     BASIS_SAMPLE = 20_000  # topic vectors the basis is computed from (any orthonormal basis is valid)
     BOUND_FROM = 20_000  # (candidate topics × passages) from which the bound pays for itself
@@ -116,9 +128,7 @@ class TopicMatcher:
         self._terms = [""] * len(self.vocab)
         for term, i in self.vocab.items():
             self._terms[i] = term
-        self.thresholds = np.array(
-            [default_threshold if t.threshold is None else t.threshold for t in self.topics], np.float64
-        )
+        self.thresholds = np.array([t.threshold_or(default_threshold) for t in self.topics], np.float64)
         self.since = np.array([t.since_seq for t in self.topics], np.int64)
         self.muted = np.array([t.muted for t in self.topics], bool)
         bm25_w, dense_w = config.bm25_weight, config.dense_weight
@@ -237,7 +247,7 @@ class TopicMatcher:
         scores = _fuse_into(cosine, cand_coverage, cfg)
         best_passage = scores.argmax(axis=1)
         best = scores[np.arange(len(candidates)), best_passage]
-        hits = np.flatnonzero(best >= self.thresholds[candidates])
+        hits = np.flatnonzero(best >= self.thresholds[candidates] - self.TIE)
         return [
             TopicMatch(self.topics[candidates[i]], float(best[i]), int(best_passage[i]))
             for i in hits

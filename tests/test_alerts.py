@@ -280,3 +280,77 @@ def test_workers_claiming_at_once_share_the_outbox_without_overlap(engine, store
     every = [i for ids in claimed for i in ids]
     assert len(every) == len(set(every)) == 40 * len(RAIL)
     assert engine.store.outbox_counts()["sent"] == 40 * len(RAIL)
+
+
+# -- topics that learn from the archive and from judgements ------------------------------------
+@pytest.fixture
+def learning(engine):
+    """The engine with the archive large enough to calibrate on (the demo store is small)."""
+    from index.topic_profile import ProfileSettings
+
+    engine.alerts.profile_settings = ProfileSettings(min_archive=10, prf_articles=3)
+    return engine
+
+
+def test_a_new_topic_is_calibrated_on_the_archive_and_its_profile_is_stored(learning):
+    articles = learning.store.stats()["articles"]
+    topic, created = learning.alerts.subscribe(1, "railway strikes")
+    assert created and topic.calibrated_on == articles
+    assert topic.profile is not None and 0.0 < topic.auto_threshold < 1.0
+    text_vector = learning.embedder.encode_query("railway strikes")
+    assert not np.allclose(np.frombuffer(topic.profile, np.float32), text_vector)  # moved by the archive
+    [stored] = learning.alerts.topics(1)
+    assert stored.auto_threshold == topic.auto_threshold and stored.profile == topic.profile
+
+
+def test_a_calibrated_topic_alerts_on_its_stories_and_not_on_others(learning):
+    learning.alerts.subscribe(1, "rail strike")
+    learning.save_documents(demo_documents(QUILLNEST | {"demo-025"}))
+    learning.alerts.match_new(NOW)
+    assert {a.article.id for a in alerts_of(learning)} == {"demo-025"}
+
+
+def test_a_judgement_is_kept_per_topic_and_article_and_a_second_tap_replaces_it(learning):
+    topic, _ = learning.alerts.subscribe(1, "rail strike")
+    learning.save_documents(demo_documents({"demo-025"}))
+    learning.alerts.match_new(NOW)
+    [alert] = alerts_of(learning)
+    assert learning.alerts.judge(1, alert.id, 1).topic.liked == 1
+    judged = learning.alerts.judge(1, alert.id, -1)
+    assert (judged.topic.liked, judged.topic.disliked) == (0, 1)
+    assert learning.store.judgements(topic.id) == [(alert.article.seq, -1)]
+    assert learning.alerts.judge(2, alert.id, 1) is None  # another chat's alert
+
+
+def test_why_names_the_topic_words_found_and_missing_and_quotes_the_passage(learning):
+    learning.alerts.subscribe(1, "rail strike ballot")
+    learning.save_documents(demo_documents({"demo-019"}))
+    learning.alerts.match_new(NOW)
+    [alert] = alerts_of(learning)
+    why = learning.alerts.explain(1, alert.id)
+    article = learning.store.get("demo-019")
+    assert set(why.found) <= {"rail", "strike", "ballot"} and "strike" in why.found
+    assert set(why.found) | set(why.missing) == {"rail", "strike", "ballot"}
+    assert why.passage in {p.text for p in article.passages}
+    assert why.score >= why.threshold
+
+
+def test_filters_keep_their_exact_meaning_on_calibrated_topics(learning):
+    """Every rail strike story names Northwind and none says "Harbour Line": the plain topic gets
+    them, the filtered ones none, however low their calibrated thresholds are."""
+    learning.alerts.subscribe(1, "rail strike -Northwind")
+    learning.alerts.subscribe(2, '"Harbour Line" strike')
+    learning.alerts.subscribe(3, "rail strike")
+    learning.save_documents(demo_documents(RAIL))
+    learning.alerts.match_new(NOW)
+    assert {a.article.id for a in alerts_of(learning, 3)} == RAIL
+    assert alerts_of(learning, 1) == [] and alerts_of(learning, 2) == []
+
+
+def test_a_topic_from_before_profiles_learns_when_its_chat_subscribes_again(learning):
+    learning.store.upsert_chat(1)
+    learning.store.add_topic(1, "rail strike", "instant", learning.store.max_seq(), 20)  # as an old version did
+    [old] = learning.alerts.topics(1)
+    assert old.profile is None and old.auto_threshold is None
+    topic, created = learning.alerts.subscribe(1, "rail strike")
+    assert not created and topic.profile is not None and topic.calibrated_on > 0

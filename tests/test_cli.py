@@ -329,3 +329,9 @@ def test_a_password_in_a_postgresql_url_is_never_echoed(capsys, tmp_path, db, st
         code, out, err = run(capsys, "migrate", "--from", db, "--to", url)
         assert code == 4 and "hunter2" not in out + err, err
     assert "PGPASSWORD" in err  # where the password belongs instead: not on a command line `ps` shows
+
+
+def test_eval_alerts_without_the_data_skips_with_a_message(capsys, tmp_path, db):
+    code, out, err = run(capsys, "--store", db, "eval", "--alerts", "--eval-dir", tmp_path, "--cache", tmp_path)
+    assert code == 0 and out == ""
+    assert "reuters-21578.jsonl.gz" in err and "skipping" in err

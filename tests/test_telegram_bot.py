@@ -497,3 +497,56 @@ async def test_every_button_press_is_answered_even_with_forged_data(bot, api, da
     query_id = update["callback_query"]["id"]
     await api.wait_for(lambda: any(c.params.get("callback_query_id") == query_id and c.status == 200
                                    for c in api.calls_to("answerCallbackQuery")))
+
+
+# -- alerts that learn ------------------------------------------------------------------------
+async def _alert_with_buttons(api, engine, article="demo-019"):
+    await reply_to(api, USER, "/subscribe rail strike", contains="Subscribed")
+    await asyncio.to_thread(engine.save_documents, demo_documents({article}))
+    await api.wait_for(lambda: any("New on" in c.params["text"] for c in api.calls_to("sendMessage", USER)
+                                   if c.status == 200), timeout=20)
+    [call] = [c for c in api.calls_to("sendMessage", USER) if c.status == 200 and "New on" in c.params["text"]]
+    return call.params["reply_markup"]["inline_keyboard"][0], api.bot_message_id(USER, "New on")
+
+
+async def test_an_alert_carries_like_dislike_and_why_buttons_and_a_like_is_answered_in_place(bot, api, engine):
+    buttons, message_id = await _alert_with_buttons(api, engine)
+    assert [b["text"] for b in buttons] == ["👍", "👎", "❔ why"]
+    assert all(len(b["callback_data"].encode()) < 64 for b in buttons)
+    api.push_callback(USER, USER, buttons[0]["callback_data"], message_id)
+    await api.wait_for(lambda: api.calls_to("editMessageReplyMarkup", USER))
+    edited = api.calls_to("editMessageReplyMarkup", USER)[-1].params["reply_markup"]["inline_keyboard"][0]
+    assert edited[0]["text"] == "👍 ✓"
+    [topic] = engine.alerts.topics(USER)
+    assert (topic.liked, topic.disliked) == (1, 0)
+    listing = await reply_to(api, USER, "/topics", contains="Your topics")
+    assert "1 👍 0 👎" in listing
+
+
+async def test_a_disliked_story_no_longer_reaches_its_topic(bot, api, engine):
+    buttons, message_id = await _alert_with_buttons(api, engine)
+    item = engine.store.alert_item(int(buttons[1]["callback_data"].rsplit(":", 1)[1]))
+    api.push_callback(USER, USER, buttons[1]["callback_data"], message_id)
+    await api.wait_for(lambda: engine.alerts.topics(USER)[0].disliked == 1)
+    before = item.score
+    now = engine.alerts.explain(USER, item.id)  # the story scored against the topic as it is now
+    assert now.score < now.threshold <= before
+    listing = await reply_to(api, USER, "/topics", contains="Your topics")
+    assert "0 👍 1 👎" in listing and "learned threshold" in listing
+
+
+async def test_why_shows_the_topic_words_found_and_the_passage_that_matched(bot, api, engine):
+    buttons, message_id = await _alert_with_buttons(api, engine)
+    api.push_callback(USER, USER, buttons[2]["callback_data"], message_id)
+    await api.wait_for(lambda: any("Why this matched" in t for t in texts_to(api, USER)))
+    why = next(t for t in texts_to(api, USER) if "Why this matched" in t)
+    assert "Topic words found: rail, strike" in why
+    passage = quotes_in(why)[0]
+    assert passage.split(". ")[0] in engine.store.get("demo-019").text
+    # the same as a reply to the alert
+    alert = api._messages[(USER, message_id)]
+    before = sum("Why this matched" in t for t in texts_to(api, USER))
+    api.push_message(USER, "/why", reply_to_message=alert)
+    await api.wait_for(lambda: sum("Why this matched" in t for t in texts_to(api, USER)) == before + 1)
+    hint = await reply_to(api, USER, "/why", contains="Reply /why")
+    assert "❔" in hint

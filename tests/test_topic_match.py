@@ -24,9 +24,11 @@ def brute_force(topics, vectors, config, default, seq, tokens, passage_vectors, 
         coverage = np.array([sum(w for t, w in weights.items() if t in set(p)) / total if total > 0 else 0.0
                              for p in tokens])
         scores = fuse(coverage, passage_vectors.astype(np.float64) @ vector.astype(np.float64), config)
-        threshold = default if topic.threshold is None else topic.threshold
+        # the chat's own threshold, else the one learned from the archive, else the default
+        threshold = topic.threshold if topic.threshold is not None else (
+            default if topic.auto_threshold is None else topic.auto_threshold)
         best = int(scores.argmax())
-        if scores[best] >= threshold and topic.query.admits(text):
+        if scores[best] >= threshold - TopicMatcher.TIE and topic.query.admits(text):
             out[topic.id] = (float(scores[best]), best)
     return out
 
@@ -55,8 +57,9 @@ def test_match_equals_scoring_every_topic_on_every_passage(seed, weights, thresh
         words = rng.choice(WORDS, size=int(rng.integers(1, 5)), replace=False)
         text = " ".join(words) + (f" -{WORDS[int(rng.integers(300))]}" if i % 13 == 0 else "")
         threshold = None if i % 3 else float(rng.choice(thresholds))
+        learned = float(rng.choice(thresholds)) if i % 2 else None  # some with both: the chat's wins
         topics.append(Topic(id=i, chat_id=i, query=parse_topic(text), threshold=threshold,
-                            muted=i % 17 == 0, since_seq=int(rng.integers(0, 12))))
+                            muted=i % 17 == 0, since_seq=int(rng.integers(0, 12)), auto_threshold=learned))
     tokens = [list(rng.choice(WORDS, size=int(rng.integers(0, 25)))) for _ in range(n_passages)]
     idf = {w: float(rng.uniform(-0.5, 5.0)) for w in WORDS[:290]}  # some missing, some negative
     text = " ".join(t for p in tokens for t in p)

@@ -159,7 +159,7 @@ def brute_force(matcher: TopicMatcher, seq: int, tokens: Sequence[Sequence[str]]
     cosine = matcher.vectors @ np.asarray(vectors, np.float32).T
     scores = fuse(coverage.astype(np.float64), cosine.astype(np.float64), matcher.config)
     best = scores.max(axis=1)
-    hits = np.flatnonzero((best >= matcher.thresholds) & (matcher.since < seq) & ~matcher.muted)
+    hits = np.flatnonzero((best >= matcher.thresholds - matcher.TIE) & (matcher.since < seq) & ~matcher.muted)
     return [matcher.topics[i].id for i in hits if matcher.topics[i].query.admits(text)]
 
 

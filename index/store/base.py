@@ -77,6 +77,11 @@ class TopicRow:
     muted: bool
     threshold: float | None
     since_seq: int
+    profile: bytes | None = None  # float32 bytes of the topic's profile vector (None: not calibrated)
+    auto_threshold: float | None = None  # the threshold calibrated on the archive
+    calibrated_on: int = 0  # archive articles the profile was derived from
+    liked: int = 0  # the chat's judgements of the topic's alerts
+    disliked: int = 0
 
 
 class Store(Protocol):
@@ -134,6 +139,14 @@ class Store(Protocol):
     def topics(self, chat_id: int | None = None) -> list[TopicRow]: ...
 
     def topics_version(self) -> int: ...
+
+    def set_topic_profile(self, topic_id: int, profile: bytes, auto_threshold: float, calibrated_on: int) -> bool: ...
+
+    def judge(self, topic_id: int, article_seq: int, verdict: int, now: str = "") -> None: ...
+
+    def judgements(self, topic_id: int) -> list[tuple[int, int]]: ...
+
+    def alert_item(self, outbox_id: int): ...
 
     def alerts_watermark(self) -> int: ...
 

@@ -3,7 +3,8 @@
 Articles are saved into the target in their order (their seqs there are new, so every reference
 to a seq is mapped: topics' since_seq, the outbox, the alerts watermark); cached vectors are
 copied as they are, so nothing is re-embedded; chats, topics and the outbox (sent or not) come
-along, so no subscriber is alerted twice after the move, and so do the feeds with their validators. The target must be empty.
+along, so no subscriber is alerted twice after the move, and so do topics' profiles, their chats'
+judgements and the feeds with their validators. The target must be empty.
 
 The target is marked "migration in progress" before anything is copied and unmarked only once
 everything is: a store opens only without the mark (index.store refuses it otherwise), so a
@@ -20,7 +21,9 @@ from collections.abc import Callable
 from .base import MIGRATING_KEY, StoreError, now_iso
 
 CHATS = ("chat_id", "kind", "title", "active", "reason", "updated_at")
-TOPICS = ("id", "chat_id", "query", "delivery", "muted", "threshold", "since_seq", "created_at")
+TOPICS = ("id", "chat_id", "query", "delivery", "muted", "threshold", "since_seq", "created_at", "profile",
+          "auto_threshold", "calibrated_on")
+JUDGEMENTS = ("topic_id", "article_seq", "verdict", "created_at")
 OUTBOX = ("id", "chat_id", "article_seq", "topic", "quote", "score", "delivery", "status", "created_at",
           "not_before", "attempts", "last_error", "sent_at")
 FEEDS = ("id", "url", "title", "site", "etag", "last_modified", "interval_minutes", "next_poll", "failures",
@@ -66,9 +69,13 @@ def migrate(source, target, progress: Callable[[str, int], None] = lambda stage,
     progress("outbox", len(outbox))
     target.set_meta("alerts_watermark", str(mapped(source.alerts_watermark())))
     progress("watermark", 1)
-    topics = [(*row[:6], mapped(row[6]), row[7]) for row in source.dump_table("topics", TOPICS)]
+    topics = [(*row[:6], mapped(row[6]), row[7], None if row[8] is None else bytes(row[8]), *row[9:])
+              for row in source.dump_table("topics", TOPICS)]
     target.load_rows("topics", TOPICS, topics)
     progress("topics", len(topics))
+    judgements = [(row[0], seq_map[row[1]], *row[2:]) for row in source.dump_table("judgements", JUDGEMENTS)]
+    target.load_rows("judgements", JUDGEMENTS, judgements)
+    progress("judgements", len(judgements))
     feeds = source.dump_table("feeds", FEEDS)
     target.load_rows("feeds", FEEDS, feeds)
     progress("feeds", len(feeds))

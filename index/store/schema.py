@@ -121,6 +121,23 @@ MIGRATIONS.append(
     ]
 )
 
+MIGRATIONS.append(
+    # 5: what a topic learns: its profile from the archive (vector and calibrated threshold) and
+    # its chat's judgements of its alerts (one per topic and article, the latest tap wins)
+    [
+        "ALTER TABLE topics ADD COLUMN profile BLOB",
+        "ALTER TABLE topics ADD COLUMN auto_threshold REAL",
+        "ALTER TABLE topics ADD COLUMN calibrated_on INTEGER NOT NULL DEFAULT 0",
+        """CREATE TABLE judgements (
+            topic_id INTEGER NOT NULL REFERENCES topics(id) ON DELETE CASCADE,
+            article_seq INTEGER NOT NULL REFERENCES articles(seq) ON DELETE CASCADE,
+            verdict INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (topic_id, article_seq)
+        )""",
+    ]
+)
+
 # The same schema for PostgreSQL, step by step (the numbers match: a store's version means the
 # same tables on both). Times stay ISO text, so both backends compare and return them alike.
 POSTGRES_MIGRATIONS: list[list[str]] = [
@@ -223,5 +240,17 @@ POSTGRES_MIGRATIONS: list[list[str]] = [
             added_at TEXT NOT NULL
         )""",
         "CREATE INDEX feeds_due ON feeds(enabled, next_poll)",
+    ],
+    [
+        "ALTER TABLE topics ADD COLUMN profile BYTEA",
+        "ALTER TABLE topics ADD COLUMN auto_threshold DOUBLE PRECISION",
+        "ALTER TABLE topics ADD COLUMN calibrated_on BIGINT NOT NULL DEFAULT 0",
+        """CREATE TABLE judgements (
+            topic_id BIGINT NOT NULL REFERENCES topics(id) ON DELETE CASCADE,
+            article_seq BIGINT NOT NULL REFERENCES articles(seq) ON DELETE CASCADE,
+            verdict INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (topic_id, article_seq)
+        )""",
     ],
 ]

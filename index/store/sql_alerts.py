@@ -116,13 +116,46 @@ class SqlAlertsMixin:
 
     def topics(self, chat_id: int | None = None) -> list[TopicRow]:
         """A chat's topics, or (chat_id None) every topic of every active chat."""
-        sql = ("SELECT t.id, t.chat_id, t.query, t.delivery, t.muted, t.threshold, t.since_seq "
+        sql = ("SELECT t.id, t.chat_id, t.query, t.delivery, t.muted, t.threshold, t.since_seq, t.profile, "
+               "t.auto_threshold, t.calibrated_on, "
+               "(SELECT COUNT(*) FROM judgements j WHERE j.topic_id=t.id AND j.verdict>0), "
+               "(SELECT COUNT(*) FROM judgements j WHERE j.topic_id=t.id AND j.verdict<0) "
                "FROM topics t JOIN chats c ON c.chat_id=t.chat_id ")
         if chat_id is None:
             rows = self._rows(sql + "WHERE c.active=1 ORDER BY t.id")
         else:
             rows = self._rows(sql + "WHERE t.chat_id=? ORDER BY t.id", (chat_id,))
-        return [TopicRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6]) for r in rows]
+        return [TopicRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], None if r[7] is None else bytes(r[7]),
+                         r[8], r[9] or 0, r[10], r[11]) for r in rows]
+
+    def set_topic_profile(self, topic_id: int, profile: bytes, auto_threshold: float, calibrated_on: int) -> bool:
+        """Store what the topic derived from the archive (and its judgements)."""
+        with self._write():
+            changed = self._run("UPDATE topics SET profile=?, auto_threshold=?, calibrated_on=? WHERE id=?",
+                                (profile, auto_threshold, calibrated_on, topic_id)).rowcount
+            if changed:
+                self._bump_topics_version()
+            return bool(changed)
+
+    def judge(self, topic_id: int, article_seq: int, verdict: int, now: str = "") -> None:
+        """A chat's verdict on one alert of a topic: 1 liked, -1 disliked (a second tap replaces it)."""
+        if verdict not in (1, -1):
+            raise ValueError("verdict is 1 (liked) or -1 (disliked)")
+        with self._write():
+            self._run("INSERT INTO judgements(topic_id, article_seq, verdict, created_at) VALUES(?,?,?,?) "
+                      "ON CONFLICT(topic_id, article_seq) DO UPDATE SET verdict=excluded.verdict, "
+                      "created_at=excluded.created_at", (topic_id, article_seq, verdict, now or now_iso()))
+
+    def judgements(self, topic_id: int) -> list[tuple[int, int]]:
+        """[(article seq, verdict)] of one topic, oldest first."""
+        return [(r[0], r[1]) for r in self._rows(
+            "SELECT article_seq, verdict FROM judgements WHERE topic_id=? ORDER BY created_at, article_seq",
+            (topic_id,))]
+
+    def alert_item(self, outbox_id: int) -> OutboxItem | None:
+        """One recorded alert (whatever its status), with its article's header."""
+        items = self._items([outbox_id])
+        return items[0] if items else None
 
     def topics_version(self) -> int:
         return self._meta_int("topics_version")

@@ -255,7 +255,7 @@ class SqlStore(SqlAlertsMixin, SqlFeedsMixin):
         """Empty what an interrupted migrate copied, to start over (cached vectors stay: they
         are keyed by their text and copied again as they are)."""
         with self._write():
-            for table in ("feeds", "outbox", "topics", "chats", "passages", "sentences", "articles"):
+            for table in ("feeds", "outbox", "judgements", "topics", "chats", "passages", "sentences", "articles"):
                 self._run(f"DELETE FROM {table}")
             self._run("DELETE FROM meta WHERE key IN ('alerts_watermark', 'topics_version')")
 
