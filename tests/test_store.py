@@ -342,3 +342,12 @@ def test_migrate_copies_the_outbox_and_watermark_before_topics(tmp_path, make_ar
         migrate(source, target, lambda stage, n: stages.append(stage))
     order = list(dict.fromkeys(stages))
     assert order.index("outbox") < order.index("watermark") < order.index("topics")
+
+
+def test_each_migration_is_written_once_and_renders_for_both_backends():
+    from index.store.schema import DIALECTS, MIGRATIONS, POSTGRES_MIGRATIONS, STEPS
+
+    assert len(MIGRATIONS) == len(POSTGRES_MIGRATIONS) == len(STEPS)
+    for statements in MIGRATIONS + POSTGRES_MIGRATIONS:
+        assert not any(placeholder in s for s in statements for placeholder in DIALECTS["sqlite"])
+    assert "AUTOINCREMENT" in MIGRATIONS[0][1] and "IDENTITY" in POSTGRES_MIGRATIONS[0][1]
