@@ -18,6 +18,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from index.models import IngestReport, RawDocument
+from index.search_index import RebuildStopped
 
 from .fetch import FetchError, fetch
 from .messages import stats_text
@@ -75,10 +76,6 @@ def progress_line(done: int, total: int, started: float) -> str:
             f"({done:,}/{total:,} passages, {time.monotonic() - started:.0f} s)")
 
 
-class ReindexStopped(Exception):
-    """The bot is shutting down; the rebuild gives up and the previous index stays."""
-
-
 @admin_only
 async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     s = services(context)
@@ -96,11 +93,10 @@ async def _run_reindex(s: Services, request: Message) -> None:
     started = time.monotonic()
 
     def advance(n: int) -> None:  # called from the worker thread
-        if s.stopping.is_set():
-            raise ReindexStopped
         done[0] += n
 
-    job = asyncio.get_running_loop().run_in_executor(s.executor, s.engine.reindex, advance)
+    # a shutdown sets s.stopping: the rebuild ends between two batches, the previous index stays
+    job = asyncio.get_running_loop().run_in_executor(s.executor, s.engine.reindex, advance, s.stopping)
     shown = ""
     while not job.done():
         await asyncio.wait({job}, timeout=PROGRESS_EVERY_S)
@@ -109,7 +105,7 @@ async def _run_reindex(s: Services, request: Message) -> None:
             shown = await _edit(status, line) or shown
     try:
         job.result()
-    except ReindexStopped:
+    except RebuildStopped:
         await _edit(status, "Reindex stopped: the bot is shutting down. The previous index is still in use.")
         return
     except Exception as exc:  # noqa: BLE001 - reported to the admin; the old index keeps serving
@@ -234,16 +230,12 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def collect_stats(s: Services) -> str:
     engine = s.engine
     store_stats = engine.store.stats()
-    index = engine.index.current
+    status = engine.index.status()
     saved = ""
-    if engine.index.location and (engine.index.location / "CURRENT").is_file():
-        age = time.time() - (engine.index.location / "CURRENT").stat().st_mtime
+    if status.saved_at is not None:
+        age = time.time() - status.saved_at
         saved = f"{age / 60:.0f} min ago" if age < 7200 else f"{age / 3600:.1f} h ago"
-    index_stats = {
-        "passages": index.size if index else 0,
-        "behind": engine.index.pending_articles(),
-        "saved": saved,
-        "rebuilding": engine.index.rebuilding,
-    }
+    index_stats = {"passages": status.passages, "behind": status.behind, "saved": saved,
+                   "rebuilding": status.rebuilding}
     return stats_text(store_stats, index_stats, engine.store.subscription_counts(), engine.store.outbox_counts(),
                       engine.store.feed_counts())

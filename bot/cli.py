@@ -16,7 +16,6 @@ import json
 import logging
 import sqlite3
 import sys
-from collections.abc import Callable
 from datetime import date
 
 from index.config import Config, ConfigError, load_config, validate, with_store_path
@@ -29,7 +28,6 @@ from index.store.base import redact as redacted_text
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_STORE = 0, 1, 2, 3, 4
 EXIT_CODES = ("0 success, 1 done but some inputs were rejected (or feeds failed), 2 usage or configuration error, "
               "3 not found, 4 store error, 5 the Bot API could not be reached")
-Command = Callable[[argparse.Namespace, Config], int]
 
 
 def _print_json(value: object) -> None:

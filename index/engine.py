@@ -122,8 +122,9 @@ class Engine:
         ]
         return build_timeline(query.raw, items, granularity)
 
-    def reindex(self, progress: Progress | None = None) -> None:
-        self.index.rebuild(progress)
+    def reindex(self, progress: Progress | None = None, stop=None) -> None:
+        """`stop`: a threading.Event that ends the rebuild early (RebuildStopped)."""
+        self.index.rebuild(progress, stop)
 
     def close(self) -> None:
         self.store.close()

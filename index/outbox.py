@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the store imports this module
     from .store.base import ArticleHeader
 
-STATUSES = ("pending", "sent", "failed", "dropped")
 MAX_RETRY_DELAY_S = 3600.0
 
 

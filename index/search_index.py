@@ -329,6 +329,18 @@ def _write(path: Path, writer) -> None:
         os.fsync(handle.fileno())
 
 
+class RebuildStopped(RuntimeError):
+    """A rebuild ended early on request (the process is shutting down); nothing was swapped."""
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    passages: int
+    behind: int  # articles saved but not yet indexed
+    saved_at: float | None  # epoch seconds
+    rebuilding: bool
+
+
 class IndexManager:
     """Owns the index of one store: open, catch up, compact, rebuild and swap."""
 
@@ -417,10 +429,13 @@ class IndexManager:
                     log.warning("%s", exc)
             return added
 
-    def _fill(self, index: SearchIndex, progress: Progress | None, batch: int = 500) -> int:
+    def _fill(self, index: SearchIndex, progress: Progress | None, batch: int = 500,
+              stop: threading.Event | None = None) -> int:
         added = 0
         index.vectors.reserve(len(index.vectors) + self.store.passages_after(index.watermark))
         while True:
+            if stop is not None and stop.is_set():
+                raise RebuildStopped("the rebuild was stopped; the previous index stays in use")
             articles = self.store.articles_after(index.watermark, limit=batch)
             if not articles:
                 return added
@@ -434,17 +449,18 @@ class IndexManager:
             added += len(articles)
 
     # -- rebuilding -------------------------------------------------------------------------
-    def rebuild(self, progress: Progress | None = None) -> SearchIndex:
+    def rebuild(self, progress: Progress | None = None, stop: threading.Event | None = None) -> SearchIndex:
         """Build a fresh index aside from the whole store, save it, then swap it in.
 
         Queries keep using the old index until the swap; cached vectors mean nothing is
-        re-embedded unless the model or the passages changed.
+        re-embedded unless the model or the passages changed. Setting `stop` (a shutdown) ends the
+        rebuild between two batches with RebuildStopped, the previous index untouched.
         """
         if not self._rebuild_lock.acquire(blocking=False):
             raise RuntimeError("a rebuild is already running")
         try:
             fresh = SearchIndex(self.shape, self.embedder.dimension, self.bm25_params)
-            self._fill(fresh, progress)  # private to this thread: catch-ups of the live index go on
+            self._fill(fresh, progress, stop=stop)  # private to this thread: catch-ups of the live index go on
             with self._fill_lock:
                 self._fill(fresh, None)  # articles saved while the rebuild ran
                 self._save_generation(fresh)
@@ -456,6 +472,18 @@ class IndexManager:
     @property
     def rebuilding(self) -> bool:
         return self._rebuild_lock.locked()
+
+    def status(self) -> IndexStatus:
+        """What /stats shows: the passages served, the articles not yet indexed, when the serving
+        generation was saved (None: never, or a server store's index, which lives in memory)."""
+        saved = None
+        if self.location is not None:
+            try:
+                saved = (self.location / "CURRENT").stat().st_mtime
+            except OSError:
+                saved = None
+        return IndexStatus(passages=self.current.size if self.current else 0, behind=self.pending_articles(),
+                           saved_at=saved, rebuilding=self.rebuilding)
 
     def _save_generation(self, index: SearchIndex) -> None:
         """Write a generation into a temporary folder, rename it into place, then point CURRENT at

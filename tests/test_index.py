@@ -365,3 +365,19 @@ def test_a_full_disk_while_saving_the_index_is_one_clear_line_not_a_traceback(en
     err = capsys.readouterr().err
     assert code == EXIT_STORE and "no space left" in err.lower() and "Traceback" not in err
     assert str(index_dir(engine)) in err
+
+
+def test_a_rebuild_stops_between_batches_when_asked_and_the_old_index_stays(engine):
+    import threading
+
+    from index.search_index import RebuildStopped
+
+    engine.open_index()
+    before = engine.index.current
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(RebuildStopped):
+        engine.reindex(stop=stop)
+    assert engine.index.current is before and not engine.index.rebuilding
+    status = engine.index.status()
+    assert status.passages == before.size and status.behind == 0 and status.saved_at is not None

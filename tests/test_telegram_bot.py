@@ -262,11 +262,11 @@ async def test_reindex_runs_in_the_background_while_questions_are_answered(bot, 
     gate = threading.Event()
     real_reindex = engine.reindex
 
-    def held_reindex(progress=None):  # the rebuild is under way (its index half filled) until released
+    def held_reindex(progress=None, stop=None):  # the rebuild is under way (its index half filled) until released
         def held_progress(n):
             gate.wait(30)
             progress(n)
-        real_reindex(held_progress)
+        real_reindex(held_progress, stop)
 
     engine.reindex = held_reindex
     await reply_to(api, ADMIN, "/reindex", contains="Reindexing")
