@@ -351,3 +351,18 @@ def test_each_migration_is_written_once_and_renders_for_both_backends():
     for statements in MIGRATIONS + POSTGRES_MIGRATIONS:
         assert not any(placeholder in s for s in statements for placeholder in DIALECTS["sqlite"])
     assert "AUTOINCREMENT" in MIGRATIONS[0][1] and "IDENTITY" in POSTGRES_MIGRATIONS[0][1]
+
+
+def test_both_backends_implement_every_method_of_the_store_interface():
+    """The protocol says what a store is: what the bot, migrate and the poller call is in it."""
+    import inspect
+
+    from index.store.base import Store
+    from index.store.postgres import PostgresStore
+
+    wanted = {name for name, _ in inspect.getmembers(Store, inspect.isfunction) if not name.startswith("_")}
+    for backend in (SqliteStore, PostgresStore):
+        missing = {name for name in wanted if not callable(getattr(backend, name, None))}
+        assert not missing, (backend.__name__, missing)
+    assert {"claim_alerts", "claim_feeds", "iter_vectors", "dump_table", "load_rows", "set_meta", "location",
+            "schema_version", "restart_identities"} <= wanted
