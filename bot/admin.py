@@ -18,7 +18,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from index.models import IngestReport, RawDocument
-from index.search_index import RebuildStopped
+from index.index_manager import RebuildStopped
 
 from .fetch import FetchError, fetch
 from .messages import stats_text

@@ -20,7 +20,7 @@ from datetime import date
 
 from index.config import Config, ConfigError, load_config, validate, with_store_path
 from index.engine import Engine
-from index.search_index import IndexSaveError
+from index.index_manager import IndexSaveError
 from index.store import Store, StoreError, open_store, require_existing
 from index.store.base import has_password
 from index.store.base import redact as redacted_text
@@ -60,7 +60,7 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
         if report.unlisted:
             print(f"  (at most {MAX_REJECTIONS_PER_FILE} rejections are listed per file)")
         if report.duplicates:
-            print(f"  duplicates are articles already stored (--json lists their ids)")
+            print("  duplicates are articles already stored (--json lists their ids)")
     return EXIT_PARTIAL if report.rejected_total else EXIT_OK
 
 

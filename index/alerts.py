@@ -20,7 +20,8 @@ from .embedding import Embedder, ensure_vectors, text_hash
 from .models import Article
 from .outbox import Alert, next_digest, utc_iso
 from .retrieval import ArticleHit
-from .search_index import IndexManager, passage_text
+from .index_manager import IndexManager
+from .search_index import passage_text
 from .sentence_choice import QuestionTerms, lede_prior, sentence_scores
 from .tokenize import tokenize
 from .topic_match import Topic, TopicMatch, TopicMatcher, fuse

@@ -18,7 +18,7 @@ from .embedding import Embedder
 from .ingest import ingest_data, ingest_documents, ingest_paths
 from .models import IngestReport, RawDocument
 from .retrieval import Retriever
-from .search_index import IndexManager
+from .index_manager import IndexManager
 from .store import Store, open_store
 from .timeline import Timeline, TimelineItem, build_timeline
 from .topic_match import corpus_scores

@@ -16,7 +16,8 @@ import numpy as np
 
 from .config import RetrievalConfig
 from .embedding import Embedder
-from .search_index import NO_DAY, IndexManager
+from .index_manager import IndexManager
+from .search_index import NO_DAY
 from .timeparse import TimeScope, parse_time
 from .tokenize import tokenize
 

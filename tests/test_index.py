@@ -370,7 +370,7 @@ def test_a_full_disk_while_saving_the_index_is_one_clear_line_not_a_traceback(en
 def test_a_rebuild_stops_between_batches_when_asked_and_the_old_index_stays(engine):
     import threading
 
-    from index.search_index import RebuildStopped
+    from index.index_manager import RebuildStopped
 
     engine.open_index()
     before = engine.index.current

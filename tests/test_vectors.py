@@ -14,7 +14,8 @@ from conftest import demo_documents
 from index.bm25 import Bm25Params
 from index.config import Config, ConfigError, RetrievalConfig, StoreConfig, validate
 from index.engine import Engine
-from index.search_index import IndexShape, PassageVectors, SearchIndex
+from index.passage_vectors import PassageVectors
+from index.search_index import IndexShape, SearchIndex
 
 TOLERANCE = {"float32": 1e-6, "float16": 2e-3, "int8": 2e-2}
 

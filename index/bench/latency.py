@@ -24,7 +24,8 @@ from ..answers import Answerer
 from ..bm25 import Bm25Params
 from ..config import RetrievalConfig
 from ..retrieval import Retriever, _top
-from ..search_index import IndexManager, IndexShape, SearchIndex
+from ..index_manager import IndexManager
+from ..search_index import IndexShape, SearchIndex
 from ..store import SqliteStore
 from ..tokenize import tokenize
 from .data import PassageTable, ReplicaStore, build_search_index, load_queries

@@ -11,7 +11,8 @@ import numpy as np
 from ..bm25 import Bm25Params
 from ..config import Config
 from ..embedding import text_hash
-from ..search_index import IndexManager, passage_text
+from ..index_manager import IndexManager
+from ..search_index import passage_text
 from ..store import SqliteStore
 from .data import iter_records
 from .measure import random_unit_vectors

@@ -1,0 +1,223 @@
+"""Generations of a store's search index: open and catch up from the store's change feed, rebuild
+aside and swap, under a file lock shared by the processes of one store (see index.search_index for
+the layout on disk and why a crash never leaves half a generation)."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import fcntl
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .bm25 import Bm25Params
+from .config import RetrievalConfig
+from .embedding import Embedder, ensure_vectors, text_hash
+from .search_index import IndexShape, SearchIndex, _fsync_dir, _write, passage_text
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int], None]
+
+
+class IndexSaveError(OSError):
+    """A generation could not be written (full disk, no permission): the message says where."""
+
+
+class RebuildStopped(RuntimeError):
+    """A rebuild ended early on request (the process is shutting down); nothing was swapped."""
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    passages: int
+    behind: int  # articles saved but not yet indexed
+    saved_at: float | None  # epoch seconds
+    rebuilding: bool
+
+
+class IndexManager:
+    """Owns the index of one store: open, catch up, compact, rebuild and swap."""
+
+    SAVE_AFTER = 2000  # passages added since the last saved generation
+
+    def __init__(self, store, embedder: Embedder, bm25_params: Bm25Params, titles: bool = True,
+                 location: Path | None = None, vector_dtype: str = RetrievalConfig.vector_dtype):
+        self.store = store
+        self.embedder = embedder
+        self.bm25_params = bm25_params
+        self.shape = IndexShape(model=embedder.key, titles=titles, vector_dtype=vector_dtype)
+        self.location = location
+        self.current: SearchIndex | None = None
+        self._saved_size = 0
+        self._resave = False  # the loaded generation was converted to another vector dtype
+        self._rebuild_lock = threading.Lock()
+        self._fill_lock = threading.RLock()  # one writer at a time: catch-ups and rebuilds
+
+    @classmethod
+    def for_store(cls, store, embedder: Embedder, bm25_params: Bm25Params, titles: bool = True,
+                  vector_dtype: str = RetrievalConfig.vector_dtype):
+        path = getattr(store, "path", None)  # a server store (PostgreSQL) has none: the index is rebuilt in memory
+        location = Path(f"{path}.index") if path is not None and str(path) != ":memory:" else None
+        return cls(store, embedder, bm25_params, titles, location, vector_dtype)
+
+    # -- opening and catching up ------------------------------------------------------------
+    def load(self) -> SearchIndex:
+        """The saved generation, or an empty index when there is none usable; no catching up."""
+        index = self._load_current()
+        if index is None:
+            index = SearchIndex(self.shape, self.embedder.dimension, self.bm25_params)
+            self._saved_size = -1  # nothing usable on disk: save after the first catch-up
+        self.current = index
+        return index
+
+    def open(self, progress: Progress | None = None) -> SearchIndex:
+        index = self.load()
+        self.catch_up(progress)
+        return index
+
+    def _load_current(self) -> SearchIndex | None:
+        if not self.location:
+            return None
+        pointer = self.location / "CURRENT"
+        if not pointer.is_file():
+            return None
+        folder = self.location / pointer.read_text().strip()
+        try:
+            index = SearchIndex.load(folder, self.bm25_params)
+        except Exception as exc:  # noqa: BLE001 - any damage (bad zip, EOF, JSON): rebuild from the store
+            log.warning("index %s unreadable (%s: %s); rebuilding from the store", folder, type(exc).__name__, exc)
+            return None
+        if index.shape != self.shape and (
+            dataclasses.replace(index.shape, vector_dtype=self.shape.vector_dtype) != self.shape
+            or index.shape.vector_dtype != "float32"  # only float32 holds the cached vectors exactly
+        ):
+            return None
+        if index.store_id != self.store.store_id() or index.watermark > self.store.max_seq():
+            log.warning("index %s belongs to another store (or a newer state of it); rebuilding", folder)
+            return None
+        self._saved_size = index.size
+        if index.shape.vector_dtype != self.shape.vector_dtype:
+            # a float32 generation (all saved before vector_dtype existed) read for a smaller dtype:
+            # converted here as a rebuild from the cached vectors would, and saved in the new dtype
+            # at the next catch-up
+            index.vectors = index.vectors.astype(self.shape.vector_dtype)
+            index.shape = self.shape
+            self._resave = True
+        return index
+
+    def pending_articles(self) -> int:
+        index = self.current
+        return 0 if index is None else self.store.max_seq() - index.watermark
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        """Index articles the store has and the index lacks; returns how many were added."""
+        with self._fill_lock:
+            index = self.current
+            assert index is not None, "load() or open() first"
+            added = self._fill(index, progress)
+            if (added and (self._saved_size < 0 or index.size - self._saved_size >= self.SAVE_AFTER)) or self._resave:
+                try:
+                    self._save_generation(index)
+                    self._resave = False
+                except IndexSaveError as exc:  # the index in memory is whole: serve it, save later
+                    log.warning("%s", exc)
+            return added
+
+    def _fill(self, index: SearchIndex, progress: Progress | None, batch: int = 500,
+              stop: threading.Event | None = None) -> int:
+        added = 0
+        index.vectors.reserve(len(index.vectors) + self.store.passages_after(index.watermark))
+        while True:
+            if stop is not None and stop.is_set():
+                raise RebuildStopped("the rebuild was stopped; the previous index stays in use")
+            articles = self.store.articles_after(index.watermark, limit=batch)
+            if not articles:
+                return added
+            texts = {}
+            for article in articles:
+                for p in article.passages:
+                    text = passage_text(article, p.index, self.shape.titles)
+                    texts[text_hash(text)] = text
+            vectors = ensure_vectors(self.store, self.embedder, texts, progress)
+            index.add(articles, vectors)
+            added += len(articles)
+
+    # -- rebuilding -------------------------------------------------------------------------
+    def rebuild(self, progress: Progress | None = None, stop: threading.Event | None = None) -> SearchIndex:
+        """Build a fresh index aside from the whole store, save it, then swap it in.
+
+        Queries keep using the old index until the swap; cached vectors mean nothing is
+        re-embedded unless the model or the passages changed. Setting `stop` (a shutdown) ends the
+        rebuild between two batches with RebuildStopped, the previous index untouched.
+        """
+        if not self._rebuild_lock.acquire(blocking=False):
+            raise RuntimeError("a rebuild is already running")
+        try:
+            fresh = SearchIndex(self.shape, self.embedder.dimension, self.bm25_params)
+            self._fill(fresh, progress, stop=stop)  # private to this thread: catch-ups of the live index go on
+            with self._fill_lock:
+                self._fill(fresh, None)  # articles saved while the rebuild ran
+                self._save_generation(fresh)
+                self.current = fresh
+            return fresh
+        finally:
+            self._rebuild_lock.release()
+
+    @property
+    def rebuilding(self) -> bool:
+        return self._rebuild_lock.locked()
+
+    def status(self) -> IndexStatus:
+        """What /stats shows: the passages served, the articles not yet indexed, when the serving
+        generation was saved (None: never, or a server store's index, which lives in memory)."""
+        saved = None
+        if self.location is not None:
+            try:
+                saved = (self.location / "CURRENT").stat().st_mtime
+            except OSError:
+                saved = None
+        return IndexStatus(passages=self.current.size if self.current else 0, behind=self.pending_articles(),
+                           saved_at=saved, rebuilding=self.rebuilding)
+
+    def _save_generation(self, index: SearchIndex) -> None:
+        """Write a generation into a temporary folder, rename it into place, then point CURRENT at
+        it. A file lock serialises processes sharing the store; the previous generation is kept
+        (a process may be loading it), older ones are removed."""
+        if not self.location:
+            self._saved_size = index.size
+            return
+        self.location.mkdir(parents=True, exist_ok=True)
+        with open(self.location / "LOCK", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            tmp_folder = Path(tempfile.mkdtemp(dir=self.location, prefix=".tmp-"))
+            try:
+                index.save(tmp_folder, store_id=self.store.store_id())
+                existing = sorted(p.name for p in self.location.glob("gen-*"))
+                number = int(existing[-1].split("-")[1]) + 1 if existing else 1
+                name = f"gen-{number:06d}"
+                os.rename(tmp_folder, self.location / name)
+            except OSError as exc:
+                shutil.rmtree(tmp_folder, ignore_errors=True)
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.EPERM):
+                    raise IndexSaveError(exc.errno, f"cannot save the index in {self.location}: {exc.strerror} "
+                                         "(the previous generation stays in use)") from exc
+                raise
+            except BaseException:
+                shutil.rmtree(tmp_folder, ignore_errors=True)
+                raise
+            pointer = self.location / f"CURRENT.{os.getpid()}.tmp"
+            _write(pointer, lambda f: f.write(name.encode()))
+            os.replace(pointer, self.location / "CURRENT")
+            _fsync_dir(self.location)
+            self._saved_size = index.size
+            for old in existing[:-1]:  # nothing names these any more
+                shutil.rmtree(self.location / old, ignore_errors=True)
+            for stale in self.location.glob(".tmp-*"):  # left by a crash mid-write
+                if stale != tmp_folder:
+                    shutil.rmtree(stale, ignore_errors=True)

@@ -1,0 +1,155 @@
+"""Passage vectors in the dtype the config asks for: float32, float16 (half the memory; the product
+runs in torch, whose half-precision matrix-vector product numpy lacks) or int8 with a scale per
+vector (a quarter), grown in place as passages are added, checked when loaded."""
+
+from __future__ import annotations
+
+import numpy as np
+
+VECTOR_DTYPES = ("float32", "float16", "int8")
+
+
+class _Growable:
+    """An append-only numpy array with amortised O(1) growth."""
+
+    def __init__(self, dtype, width: int | None = None, data: np.ndarray | None = None):
+        shape = (0,) if width is None else (0, width)
+        self._data = np.zeros(shape, dtype) if data is None else data
+        self._n = len(self._data)
+
+    def reserve(self, capacity: int) -> None:
+        """Room for `capacity` rows in all, allocated once (a rebuild knows how many it will add)."""
+        if capacity > len(self._data):
+            grown = np.zeros((capacity, *self._data.shape[1:]), self._data.dtype)
+            grown[: self._n] = self._data[: self._n]
+            self._data = grown
+
+    def extend(self, rows: np.ndarray) -> None:
+        need = self._n + len(rows)
+        if need > len(self._data):
+            capacity = max(need, int(len(self._data) * 1.5) + 16)
+            grown = np.zeros((capacity, *self._data.shape[1:]), self._data.dtype)
+            grown[: self._n] = self._data[: self._n]
+            self._data = grown
+        self._data[self._n : need] = rows
+        self._n = need
+
+    @property
+    def view(self) -> np.ndarray:
+        return self._data[: self._n]
+
+
+class PassageVectors:
+    """The passages' unit vectors, stored as float32, float16 (half the memory; the product runs
+    in torch, whose half-precision matrix-vector product is faster on CPU than numpy's float32
+    one, while numpy has no fast float16 product) or int8 with a scale per vector (a quarter of
+    the memory; the product dequantises chunk by chunk in numpy). Scores are float32 cosines."""
+
+    CHUNK = 2048  # rows dequantised at a time (int8, or float16 without torch)
+
+    def __init__(self, dimension: int, dtype: str = "float32", data: np.ndarray | None = None,
+                 scale: np.ndarray | None = None):
+        if dtype not in VECTOR_DTYPES:
+            raise ValueError(f"vector dtype must be one of {', '.join(VECTOR_DTYPES)}, got {dtype!r}")
+        self.dimension = dimension
+        self.dtype = dtype
+        if data is not None and data.dtype != np.dtype(dtype):
+            raise ValueError(f"vectors of dtype {data.dtype}, expected {dtype}")
+        self._rows = _Growable(np.dtype(dtype), dimension, data)
+        self._scale = _Growable(np.float32, data=scale) if dtype == "int8" else None
+        if self._scale is not None and len(self._scale.view) != len(self._rows.view):
+            raise ValueError("int8 vectors need one scale per vector")
+
+    def __len__(self) -> int:
+        return len(self._rows.view)
+
+    @property
+    def view(self) -> np.ndarray:
+        """The stored rows, in their storage dtype (int8 rows are scaled: see `take`)."""
+        return self._rows.view
+
+    def reserve(self, capacity: int) -> None:
+        self._rows.reserve(capacity)
+        if self._scale is not None:
+            self._scale.reserve(capacity)
+
+    def extend(self, rows: np.ndarray) -> None:
+        rows = np.asarray(rows, np.float32)
+        if rows.ndim != 2 or rows.shape[1] != self.dimension:
+            raise ValueError(f"vectors of shape {rows.shape}, index has dimension {self.dimension}")
+        if self._scale is None:
+            self._rows.extend(rows)  # cast to the storage dtype on assignment
+            return
+        scale = np.abs(rows).max(axis=1) / 127.0
+        scale[scale == 0] = 1.0
+        self._rows.extend(np.rint(rows / scale[:, None]).astype(np.int8))
+        self._scale.extend(scale.astype(np.float32))
+
+    def take(self, rows: np.ndarray | slice) -> np.ndarray:
+        """The given rows as float32 vectors."""
+        out = np.asarray(self._rows.view[rows], np.float32)
+        if self._scale is not None:
+            out *= self._scale.view[rows][..., None]
+        return out
+
+    def scores(self, query: np.ndarray) -> np.ndarray:
+        """Each stored vector's dot product with `query` (its cosine: both are unit vectors)."""
+        matrix = self._rows.view
+        query = np.asarray(query, np.float32)
+        if self.dtype == "float32":
+            return matrix @ query
+        if self.dtype == "float16":
+            torch = _torch()
+            if torch is not None and len(matrix):
+                product = torch.mv(torch.from_numpy(matrix), torch.from_numpy(query.astype(np.float16)))
+                return product.float().numpy()
+        out = np.empty(len(matrix), np.float32)
+        buffer = np.empty((min(self.CHUNK, len(matrix)), self.dimension), np.float32)
+        for start in range(0, len(matrix), self.CHUNK):
+            stop = min(len(matrix), start + self.CHUNK)
+            chunk = buffer[: stop - start]
+            chunk[...] = matrix[start:stop]
+            np.matmul(chunk, query, out=out[start:stop])
+        if self._scale is not None:
+            out *= self._scale.view
+        return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {"vectors": self._rows.view}
+        if self._scale is not None:
+            out["vector_scale"] = self._scale.view
+        return out
+
+    def astype(self, dtype: str) -> "PassageVectors":
+        """The same vectors in another storage dtype (converted chunk by chunk)."""
+        if dtype == self.dtype:
+            return self
+        out = PassageVectors(self.dimension, dtype)
+        out.reserve(len(self))
+        for start in range(0, len(self), 65536):
+            out.extend(self.take(slice(start, start + 65536)))
+        return out
+
+
+_TORCH: list = []
+
+
+def _torch():
+    """torch, imported on first use (the embedding model needs it anyway), or None."""
+    if not _TORCH:
+        try:
+            import torch
+        except ImportError:  # pragma: no cover - a dependency of sentence-transformers
+            torch = None
+        _TORCH.append(torch)
+    return _TORCH[0]
+
+
+def _check_vectors(vectors: np.ndarray, block: int = 65536) -> None:
+    """Passage vectors are unit vectors: a NaN or an all-zero row is damage, not data."""
+    for start in range(0, len(vectors), block):
+        rows = vectors[start : start + block]
+        if rows.dtype.kind == "f" and not np.isfinite(rows).all():
+            raise ValueError("vectors hold NaN or infinite values")
+        if rows.size and not rows.any(axis=1).all():
+            raise ValueError("vectors hold all-zero rows")
