@@ -64,7 +64,11 @@ def test_three_workers_send_every_alert_once(tmp_path, store_location, fresh_eng
         configs = [_config(tmp_path, api, n) for n in range(3)]
         workers = [_worker(c, store_location, env) for c in configs]
         try:
-            api.wait_for_sync(lambda: len(api.calls_to("setWebhook")) >= 3, timeout=120)
+            try:
+                api.wait_for_sync(lambda: len(api.calls_to("setWebhook")) >= 3, timeout=120)
+            except AssertionError:  # say why a worker did not start, not only that it did not
+                dead = [(w.returncode, w.stderr.read().decode()[-2000:]) for w in workers if w.poll() is not None]
+                raise AssertionError(f"workers not started; those that exited: {dead}") from None
             ingest = subprocess.run([sys.executable, "-m", "bot.cli", "--store", store_location, "ingest", str(rail)],
                                     cwd=ROOT, env=env, capture_output=True, timeout=120)
             assert ingest.returncode == 0, ingest.stderr.decode()
