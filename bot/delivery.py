@@ -36,11 +36,12 @@ from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from index.config import AlertsConfig
 from index.outbox import OutboxItem, retry_delay, utc_iso
+from index.store import Store
 
 from .feedback import alert_markup
 from .messages import alert_text, digest_parts
-from .services import Services
 
 log = logging.getLogger(__name__)
 BATCH = 100
@@ -57,10 +58,10 @@ def _later(seconds: float) -> str:
 
 
 class AlertSender:
-    def __init__(self, bot: Bot, services: Services, idle_s: float = 1.0, worker: str = ""):
+    def __init__(self, bot: Bot, store: Store, config: AlertsConfig, idle_s: float = 1.0, worker: str = ""):
         self.bot = bot
-        self.s = services
-        self.store = services.engine.store
+        self.store = store
+        self.config = config
         self.idle_s = idle_s  # how often due digests and retries are looked for when nothing wakes us
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"  # names its claims in the outbox
         self._wake = asyncio.Event()
@@ -103,7 +104,7 @@ class AlertSender:
         if self._unmarked and not await self._mark(list(self._unmarked)):
             return False  # the store cannot take marks: sending more would only make more to mark
         now = datetime.now(timezone.utc)
-        lease = timedelta(seconds=self.s.config.alerts.claim_lease_s)
+        lease = timedelta(seconds=self.config.claim_lease_s)
         items = await self._store(self.store.claim_alerts, self.worker, utc_iso(now), utc_iso(now + lease), BATCH)
         if not items:
             return False
@@ -190,9 +191,9 @@ class AlertSender:
         attempts = max(i.attempts for i in items) + 1
         error = f"{type(exc).__name__}: {exc}"
         ids = [i.id for i in items]
-        if attempts >= self.s.config.alerts.max_attempts:
+        if attempts >= self.config.max_attempts:
             log.warning("alert(s) %s given up after %d attempts: %s", ids, attempts, error)
             await self._store(self.store.fail_alerts, ids, error)
             return
-        delay = retry_delay(attempts, self.s.config.alerts.retry_base_s)
+        delay = retry_delay(attempts, self.config.retry_base_s)
         await self._store(self.store.retry_alerts, ids, _later(delay), error)

@@ -148,7 +148,7 @@ async def start_services(app: Application) -> None:
         except TelegramError as exc:  # the menu is a convenience: never a reason not to start
             log.warning("command menu not set (%s): %s", scope.type, exc)
     await s.run(s.engine.refresh)
-    s.sender = AlertSender(app.bot, s)
+    s.sender = AlertSender(app.bot, s.engine.store, s.config.alerts)
     s.sender_task = s.spawn(s.sender.run())
     if app.job_queue is not None:
         app.job_queue.run_repeating(_check_new_articles, interval=s.config.alerts.check_seconds, first=1.0,
