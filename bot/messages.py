@@ -13,27 +13,12 @@ from index.outbox import OutboxItem
 from index.store.base import ArticleHeader
 from index.topic_match import Topic
 
+from .commands import menu
 from .render import TELEGRAM_LIMIT, TITLE_MAX, URL_MAX, escaped, format_date
 from .render import short as _short
 
-COMMANDS = [
-    ("help", "what I know and how to ask"),
-    ("latest", "newest stories, optionally on a topic"),
-    ("article", "read a stored article: /article ID"),
-    ("timeline", "chart of a topic over time: /timeline TOPIC"),
-    ("subscribe", "alerts on a topic: /subscribe TOPIC"),
-    ("topics", "your topics, to mute or remove"),
-    ("unsubscribe", "stop a topic: /unsubscribe TOPIC|all"),
-    ("why", "reply to an alert: what matched"),
-]
-ADMIN_COMMANDS = [
-    ("save", "save an article: /save URL or text (or send a file)"),
-    ("ingest", "save new files from the watched folder"),
-    ("reindex", "rebuild the search index in the background"),
-    ("stats", "store, index, subscriptions and outbox"),
-    ("feed", "poll a feed for new articles: /feed URL [minutes]"),
-    ("feeds", "the polled feeds, their health, remove buttons"),
-]
+COMMANDS = menu(admin=False)  # (name, summary), from the one command table (bot.commands)
+ADMIN_COMMANDS = menu(admin=True)
 
 SOURCE_MAX = 60  # a source name in /help
 LATEST_TITLE_MAX = 200  # a headline in /latest

@@ -35,6 +35,7 @@ from index.engine import Engine
 
 from . import admin, conversation, feed_admin, feedback, subscriptions
 from .delivery import AlertSender
+from .commands import COMMANDS as COMMAND_TABLE
 from .messages import ADMIN_COMMANDS, COMMANDS
 from .ratelimit import QuestionLimiter
 from .services import KEY, Services, limited
@@ -71,18 +72,21 @@ def build_application(engine: Engine, config: Config, *, timeout_s: float = 10.0
     return application
 
 
+HANDLERS = {
+    "start": conversation.start, "help": conversation.help_command, "latest": conversation.latest,
+    "article": conversation.article, "timeline": conversation.timeline, "subscribe": subscriptions.subscribe,
+    "topics": subscriptions.list_topics, "unsubscribe": subscriptions.unsubscribe, "why": feedback.why,
+    "save": admin.save, "ingest": admin.ingest_folder, "feed": feed_admin.feed, "feeds": feed_admin.feeds,
+    "reindex": admin.reindex, "stats": admin.stats,
+}
+
+
 def add_handlers(app: Application, admins: list[int]) -> None:
     new = filters.UpdateType.MESSAGE  # an edited old command must not run again
     private = filters.ChatType.PRIVATE
-    for name, handler in (("start", conversation.start), ("help", conversation.help_command),
-                          ("latest", conversation.latest), ("article", conversation.article),
-                          ("timeline", conversation.timeline), ("reindex", admin.reindex), ("save", admin.save),
-                          ("stats", admin.stats), ("ingest", admin.ingest_folder), ("feed", feed_admin.feed),
-                          ("feeds", feed_admin.feeds)):
-        app.add_handler(CommandHandler(name, limited(handler), filters=new))
-    for name, handler in (("subscribe", subscriptions.subscribe), ("topics", subscriptions.list_topics),
-                          ("unsubscribe", subscriptions.unsubscribe), ("why", feedback.why)):
-        app.add_handler(CommandHandler(name, limited(handler), filters=CHATS_AND_CHANNELS))
+    for command in COMMAND_TABLE:  # every command of the table has its handler here (checked at start-up)
+        app.add_handler(CommandHandler(command.name, limited(HANDLERS[command.name]),
+                                       filters=CHATS_AND_CHANNELS if command.channels else new))
     app.add_handler(CallbackQueryHandler(limited(conversation.more), pattern=r"^more:"))
     app.add_handler(CallbackQueryHandler(limited(conversation.article_page_turn), pattern=r"^art:"))
     app.add_handler(CallbackQueryHandler(limited(subscriptions.topic_button), pattern=r"^t:"))

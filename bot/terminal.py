@@ -18,28 +18,14 @@ from index.store.base import now_iso
 from index.topics import TopicError
 
 from .chart import timeline_text
+from .commands import terminal_help
+from .messages import ASK_EXAMPLES
 from .render import format_date, ingest_lines, quoted, render_text
 
 TERMINAL_CHAT = 1  # the local user's chat id in the store (Telegram chat ids are never 1 for users)
 
-HELP = """Ask any question about the stored news, for example:
-  When did Kestrel Mobile sign the 5G deal?
-  What happened with the rail strike this week?
-Commands:
-  /help                 this text
-  /latest [topic]       the newest stored articles (on a topic)
-  /article ID           read one stored article
-  /timeline TOPIC       how often a topic was in the news, week by week or month by month
-  /subscribe TOPIC      alerts when a saved article matches (-word excludes, "a phrase" is required;
-                        start with daily: for a daily digest)
-  /topics               your topics
-  /unsubscribe TOPIC    stop one (its text or number), or all
-  /save TEXT            save an article (first line: title); /ingest PATH saves files or folders
-  /stats                what the store holds
-  /feed URL [MINUTES]   poll a feed (or the feed a page advertises) for new articles
-  /feeds                the polled feeds and their health; /feeds remove ID, /feeds poll
-  /reindex              rebuild the search index
-  /quit                 leave (Ctrl-D works too)"""
+HELP = "\n".join(["Ask any question about the stored news, for example:", *[f"  {q}" for q in ASK_EXAMPLES],
+                  "Commands:", *terminal_help()])
 
 
 class TerminalChat:
