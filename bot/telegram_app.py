@@ -100,24 +100,22 @@ def add_handlers(app: Application, admins: list[int]) -> None:
                                    admin.save_forward))
     app.add_handler(MessageHandler(new & private & filters.Document.ALL, admin.save_file))
     app.add_handler(MessageHandler(new & filters.COMMAND, limited(unknown_command)))
-    app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, questions_filter()))
+    app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND & AddressedToBot(), conversation.question))
     app.add_error_handler(on_error)
 
 
-def questions_filter():
+class AddressedToBot(filters.MessageFilter):
     """In private chats every text is a question; in groups only replies to the bot and mentions,
     so the bot does not answer every line of a group conversation."""
-    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        if update.effective_chat.type != "private":
-            mention = f"@{context.bot.username}".lower()
-            replied = message.reply_to_message and message.reply_to_message.from_user \
-                and message.reply_to_message.from_user.id == context.bot.id
-            if mention not in (message.text or "").lower() and not replied:
-                return
-        await conversation.question(update, context)
 
-    return handle
+    def filter(self, message) -> bool:
+        if message.chat.type == "private":
+            return True
+        bot = message.get_bot()
+        replied = message.reply_to_message
+        if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
+            return True
+        return f"@{bot.username}".lower() in (message.text or "").lower()
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
