@@ -90,19 +90,13 @@ def ingest_data(store: Store, data: bytes, name: str, origin: str, config: Inges
     if len(data) > config.max_file_bytes:
         report.reject(origin, f"{len(data):,} bytes, over the limit of {config.max_file_bytes:,}")
         return report
-    report.files += 1
-    try:
-        for item in read_data(data, name, origin, config.max_file_bytes):
-            if isinstance(item, Unreadable):
-                report.reject(*record_origin(origin, str(item)), origin)
-                continue
-            if url:  # fetched: the page's own claims are believed only where the address bears them out
-                item = dataclasses.replace(item, url=fetched_url(url, item.url),
-                                           source=fetched_source(url, item.source))
-            _guarded(item.origin, report, lambda item=item: save_document(store, item, config, report, origin),
-                     origin)
-    except Unreadable as exc:
-        report.reject(origin, str(exc))
+
+    def fetched(item: RawDocument) -> RawDocument:
+        """The page's own claims are believed only where the address it came from bears them out."""
+        return dataclasses.replace(item, url=fetched_url(url, item.url), source=fetched_source(url, item.source))
+
+    _save_read(store, lambda: read_data(data, name, origin, config.max_file_bytes), origin, config, report,
+               fetched if url else None)
     return report
 
 
@@ -124,13 +118,22 @@ def ingest_paths(
 
 
 def _ingest_file(store: Store, path: Path, config: IngestConfig, report: IngestReport) -> None:
-    file = str(path)
+    _save_read(store, lambda: read_path(path, config.max_file_bytes), str(path), config, report)
+
+
+def _save_read(store: Store, read: Callable[[], Iterable[RawDocument | Unreadable]], file: str,
+               config: IngestConfig, report: IngestReport,
+               adjust: Callable[[RawDocument], RawDocument] | None = None) -> None:
+    """Save what a reader yields from one input: a bad record is one line of the report, a file
+    unreadable as a whole another, and the rest goes on."""
     report.files += 1
     try:
-        for item in read_path(path, config.max_file_bytes):
+        for item in read():
             if isinstance(item, Unreadable):
                 report.reject(*record_origin(file, str(item)), file)
                 continue
+            if adjust is not None:
+                item = adjust(item)
             _guarded(item.origin, report, lambda item=item: save_document(store, item, config, report, file), file)
     except Unreadable as exc:
         report.reject(file, str(exc), file)
