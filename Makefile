@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install eval bench clean
+.PHONY: run test test-fast install eval bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,6 +22,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	scripts/with-postgres.sh $(PY) -m pytest
+
+test-fast: $(STAMP)  # the edit-test loop: no model, no processes, no PostgreSQL (make test runs everything)
+	$(PY) -m pytest -q -m "not slow"
 
 eval: $(STAMP)
 	$(VENV)/bin/newsbot eval

@@ -195,7 +195,8 @@ class FeedPoller:
         if status != 200:
             return await self._failed(feed, f"HTTP {status} {httpx.codes.get_reason_phrase(status)}".strip())
         try:
-            parsed = await self.blocking(parse_feed, response.data, response.content_type, response.url)
+            parsed = await self.blocking(parse_feed, response.data, response.content_type, response.url,
+                                         self.config.max_items)
         except FeedError as exc:
             return await self._failed(feed, str(exc))
         report = FeedPollReport(feed.id, feed.url, "new", notes=list(parsed.notes))

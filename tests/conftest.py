@@ -1,4 +1,9 @@
-"""Shared fixtures: a fresh store per test, the default ingest settings, and ../shared data."""
+"""Shared fixtures: a fresh store per test, the default ingest settings, and ../shared data.
+
+Marks are set here, not by hand: a test that loads the embedding model (through a fixture that
+needs it) or starts newsbot processes is `slow`; `make test-fast` runs the rest for the edit-test
+loop, `make test` (what CI runs) runs everything.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,17 @@ def shared_dir() -> Path:
     if not SHARED_DIR.is_dir():
         pytest.skip(f"../shared not present: {SHARED_DIR} does not exist")
     return SHARED_DIR
+
+
+MODEL_FIXTURES = {"embedder", "demo_engine", "fresh_engine"}
+PROCESS_MODULES = {"test_crash", "test_runner", "test_workers", "test_feed_cli", "test_cli_edges", "test_fault_burst"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())) or module in PROCESS_MODULES:
+            item.add_marker(pytest.mark.slow)
 
 
 POSTGRES_ENV = "NEWSBOT_TEST_POSTGRES_URL"  # set by scripts/with-postgres.sh (make test)

@@ -158,3 +158,12 @@ def test_opml_round_trip_keeps_every_feed_of_nested_folders():
 def test_what_is_not_opml_is_refused(data, reason):
     with pytest.raises(OpmlError, match=reason):
         read_opml(data)
+
+
+def test_a_huge_feed_is_cut_before_parsing_to_the_entries_that_will_be_read():
+    many = [Item(f"g{n}", f"T{n}", f"Text of item {n}.", f"http://wire.test/{n}") for n in range(300)]
+    feed = parse_feed(rss(many), max_entries=10)
+    assert [e.key for e in feed.entries] == [f"g{n}" for n in range(10)]
+    assert feed.notes == ("more than 10 entries; read the first 10 (feeds.max_items)",)
+    assert len(parse_feed(atom(many), max_entries=10).entries) == 10
+    assert len(parse_feed(rss(many[:10]), max_entries=10).entries) == 10 and not parse_feed(rss(many[:10])).notes
