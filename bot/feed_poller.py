@@ -335,6 +335,9 @@ async def add_feeds(engine: Engine, urls: list[str], interval: float | None = No
                     trusted: frozenset[str] = frozenset()) -> list[tuple[str, FeedSource | None, str]]:
     """Add each URL (found feed, or the page's advertised one): [(given url, feed or None, message)]."""
     results = []
+    if interval is not None and not 0 < interval <= 525_600:
+        return [(url, None, "not added: the interval is a number of minutes, more than 0 (and at most a year)")
+                for url in urls]
     for url in urls:
         url = url.strip()
         title = ""

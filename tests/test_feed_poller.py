@@ -280,6 +280,8 @@ def test_adding_a_page_finds_its_advertised_feed(engine, server):
     assert found.url == server.url("/feed.xml") and found.title == "Found Wire" and "found at" in said
     assert none is None and "advertises none" in why
     assert ftp is None and "http" in ftp_why
+    [(_, negative, why_not)] = asyncio.run(add_feeds(engine, [server.url("/feed.xml")], interval=-5))
+    assert negative is None and "more than 0" in why_not
 
 
 def test_a_lost_claim_writes_nothing(engine, server):
