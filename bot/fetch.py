@@ -2,8 +2,8 @@
 
 A bot that fetches any URL it is sent is a proxy into the network it runs in, so hosts that
 resolve to loopback, private, link-local or reserved addresses are refused (unless the config
-allows them, e.g. for an intranet news source), the request goes to the very address that was
-checked (no second lookup a rebinding DNS server could answer differently), IPv6 forms that embed an IPv4 address are judged
+allows them, e.g. for an intranet news source), a plain-http request goes to the very address that
+was checked (no second lookup a rebinding DNS server could answer differently), IPv6 forms that embed an IPv4 address are judged
 by that address, proxy variables of the environment are ignored (the check must see the real
 peer), and every redirect is checked the same way instead of being followed blindly.
 
@@ -116,17 +116,19 @@ async def _checked_address(url: str, policy: FetchPolicy) -> str | None:
     return infos[0][4][0]
 
 
-def _pinned(url: str, address: str | None) -> tuple[str, dict, dict]:
-    """The request aimed at the checked address itself, so a name that resolves again to another
-    (DNS rebinding) never receives it: the URL carries the address, the Host header and the TLS
-    server name (certificate check included) the original host."""
-    if address is None:
-        return url, {}, {}
+def _pinned(url: str, address: str | None) -> tuple[str, dict]:
+    """A plain-http request aimed at the checked address itself, so a name that resolves again to
+    another (DNS rebinding) never receives it: the URL carries the address, the Host header the
+    original host. https is left to the name: no request byte is sent before the TLS handshake,
+    which a private server cannot complete with a valid certificate for a public name, and the
+    peer is checked right after it (pinning there would make connections of different sites on
+    one CDN address share a TLS session meant for one of them)."""
     parts = urlsplit(url)
+    if address is None or parts.scheme != "http":
+        return url, {}
     host = f"[{address}]" if ":" in address else address
     netloc = host + (f":{parts.port}" if parts.port else "")
-    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
-    return urlunsplit(parts._replace(netloc=netloc)), {"Host": parts.netloc.rsplit("@", 1)[-1]}, extensions
+    return urlunsplit(parts._replace(netloc=netloc)), {"Host": parts.netloc.rsplit("@", 1)[-1]}
 
 
 def _check_peer(response: httpx.Response, url: str, policy: FetchPolicy) -> None:
@@ -203,10 +205,9 @@ async def _get(client: httpx.AsyncClient, url: str, policy: FetchPolicy, headers
     permanent: str | None = None
     only_permanent = True
     for _ in range(MAX_REDIRECTS + 1):
-        target_url, host, extensions = _pinned(url, await _checked_address(url, policy))
+        target_url, host = _pinned(url, await _checked_address(url, policy))
         try:
-            async with client.stream("GET", target_url, headers={**headers, **host},
-                                     extensions=extensions) as response:
+            async with client.stream("GET", target_url, headers={**headers, **host}) as response:
                 _check_peer(response, url, policy)
                 if response.is_redirect and "location" in response.headers:
                     target = urljoin(url, response.headers["location"])

@@ -96,15 +96,16 @@ def test_ipv6_forms_are_judged_by_the_ipv4_address_they_carry(address, refused):
     assert refused_address(address) is refused
 
 
-def test_a_checked_request_goes_to_the_checked_address_with_the_original_host():
+def test_a_checked_http_request_goes_to_the_checked_address_with_the_original_host():
     from bot.fetch import _pinned
 
-    url, headers, extensions = _pinned("https://news.example:8443/a?b=1", "93.184.216.34")
-    assert (url, headers, extensions) == ("https://93.184.216.34:8443/a?b=1", {"Host": "news.example:8443"},
-                                          {"sni_hostname": "news.example"})
-    url, headers, extensions = _pinned("http://news.example/x", "2606:2800:220:1::1")
-    assert (url, headers, extensions) == ("http://[2606:2800:220:1::1]/x", {"Host": "news.example"}, {})
-    assert _pinned("http://trusted.example/x", None) == ("http://trusted.example/x", {}, {})
+    assert _pinned("http://news.example:8080/a?b=1", "93.184.216.34") == (
+        "http://93.184.216.34:8080/a?b=1", {"Host": "news.example:8080"})
+    assert _pinned("http://news.example/x", "2606:2800:220:1::1") == (
+        "http://[2606:2800:220:1::1]/x", {"Host": "news.example"})
+    assert _pinned("http://trusted.example/x", None) == ("http://trusted.example/x", {})
+    # https keeps its name (certificate and TLS session per site); the peer is checked after the handshake
+    assert _pinned("https://news.example/a", "93.184.216.34") == ("https://news.example/a", {})
 
 
 async def test_stacked_encodings_are_refused_and_a_bomb_stops_at_the_limit():
