@@ -12,6 +12,7 @@ import html
 import logging
 import os
 import socket
+import uuid
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
@@ -31,7 +32,7 @@ LIST_MAX = 25  # feeds shown in one /feeds message (problems first)
 def feed_poller(s: Services) -> FeedPoller:
     if s.feed_poller is None:
         s.feed_poller = FeedPoller(s.engine, s.config.feeds, blocking=s.run,
-                                   worker=f"{socket.gethostname()}:{os.getpid()}")
+                                   worker=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     return s.feed_poller
 
 
@@ -129,10 +130,13 @@ async def feed_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     parts = (query.data or "").split(":")
     if parts[1:2] == ["poll"]:
+        if s.feeds_task is not None and not s.feeds_task.done():
+            await query.answer("A poll round is running; try again when it is done.")
+            return
         await query.answer("Polling every feed…")
-        report = await poll_round(s, context.bot, every=True)
-        text = "\n".join(feed_commands.round_lines(report)[-1:])
-        await query.message.reply_text(text)
+        s.feeds_task = s.spawn(poll_round(s, context.bot, every=True))  # one round at a time, as the job's
+        report = await s.feeds_task
+        await query.message.reply_text(feed_commands.round_lines(report)[-1])
         return
     if parts[1:2] == ["rm"] and len(parts) == 3 and parts[2].isdigit():
         removed = await s.run(s.engine.store.remove_feed, int(parts[2]))

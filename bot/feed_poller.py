@@ -49,9 +49,10 @@ from index.feeds import (
     parse_feed,
     retry_after_minutes,
 )
+from index.articles import normalise_url
 from index.ingest import ingest_documents
 from index.models import RawDocument
-from index.readers import Unreadable, read_data
+from index.readers import read_data
 
 from .fetch import FetchError, FetchPolicy, Response, get, new_client
 
@@ -144,25 +145,36 @@ class FeedPoller:
         gate = HostGate(self.config.per_host_delay_s)
         slots = asyncio.Semaphore(self.config.concurrency)
         async with new_client(feed_policy(self.config, trusted=self.trusted), self.config.concurrency) as client:
-            report.feeds = list(await asyncio.gather(*(self._poll_guarded(client, gate, slots, f) for f in feeds)))
+            results = await asyncio.gather(*(self._poll_guarded(client, gate, slots, f) for f in feeds),
+                                           return_exceptions=True)  # every task ends before the client closes
+        for feed, result in zip(feeds, results):
+            if isinstance(result, BaseException):
+                log.error("polling feed %s failed: %r", feed.url, result)
+                result = FeedPollReport(feed.id, feed.url, "error", error=f"{type(result).__name__}: {result}")
+            if result is not None:
+                report.feeds.append(result)
         report.disabled = [f for f in report.feeds if f.status == "disabled"]
         if index and report.added:
             report.indexed, report.alerts = await self.blocking(self.engine.refresh)
         return report
 
-    async def _poll_guarded(self, client, gate, slots, feed: FeedSource) -> FeedPollReport:
+    async def _poll_guarded(self, client, gate, slots, feed: FeedSource) -> FeedPollReport | None:
         try:
             return await self._poll(client, gate, slots, feed)
         except Exception as exc:  # noqa: BLE001 - one feed's bug must not stop the round
             log.exception("polling feed %s failed", feed.url)
-            return await self._failed(feed, f"{type(exc).__name__}: {exc}")
+            try:
+                return await self._failed(feed, f"{type(exc).__name__}: {exc}")
+            except Exception:  # noqa: BLE001 - the store itself failed: reported, the round goes on
+                log.exception("recording the failure of feed %s failed", feed.url)
+                return FeedPollReport(feed.id, feed.url, "error", error=f"{type(exc).__name__}: {exc}")
 
     async def _fetch(self, client, gate: HostGate, slots: asyncio.Semaphore, url: str, policy: FetchPolicy,
                      headers: dict | None = None) -> Response:
         async with gate.slot(url), slots:
             return await get(client, url, policy, headers)
 
-    async def _poll(self, client, gate, slots, feed: FeedSource) -> FeedPollReport:
+    async def _poll(self, client, gate, slots, feed: FeedSource) -> FeedPollReport | None:
         headers = {"Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
                              "application/xml;q=0.9, */*;q=0.5"}
         if feed.etag:
@@ -171,13 +183,17 @@ class FeedPoller:
             headers["If-Modified-Since"] = feed.last_modified
         policy = feed_policy(self.config, trusted=self.trusted)
         try:
-            response = await self._fetch(client, gate, slots, feed.url, policy, headers)
+            async with gate.slot(feed.url), slots:
+                lease = (self.clock() + timedelta(seconds=self.config.claim_lease_s)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                if not await self.blocking(self.engine.store.renew_feed_claim, feed.id, self.worker, lease):
+                    return None  # the lease ran out while waiting its turn; another worker has the feed
+                response = await get(client, feed.url, policy, headers)
         except FetchError as exc:
             return await self._failed(feed, str(exc))
         now = self.clock()
         status = response.status
         if status == 304:
-            interval = next_interval(self.schedule, feed.interval,
+            interval = next_interval(self.schedule, feed.interval, feed.hint,
                                      cache_max_age_minutes(response.headers.get("cache-control")))
             outcome = PollOutcome(next_poll=at(now, interval), ok=True,
                                   etag=response.headers.get("etag") or feed.etag,
@@ -208,7 +224,7 @@ class FeedPoller:
         outcome = PollOutcome(next_poll=at(now, interval), ok=True, etag=response.headers.get("etag"),
                               last_modified=response.headers.get("last-modified"), new_url=response.permanent_url,
                               title=parsed.title[:300], site=parsed.site[:300], items=report.added,
-                              warning="; ".join(report.notes)[:500] or None)
+                              warning="; ".join(report.notes)[:500] or None, hint=parsed.hint_minutes, read=True)
         await self.blocking(self.engine.store.record_poll, feed.id, self.worker, outcome)
         return report
 
@@ -217,12 +233,13 @@ class FeedPoller:
         failures = feed.failures + 1
         if disable is None and failures >= self.config.max_failures:
             disable = f"{failures} failures in a row; last: {error}"
-        minutes = min(wait, self.schedule.max_backoff) if wait is not None else \
+        minutes = min(max(wait, self.schedule.min_interval), self.schedule.max_backoff) if wait is not None else \
             backoff_minutes(self.schedule, feed.interval, failures, self.rng)
         outcome = PollOutcome(next_poll=at(self.clock(), minutes), ok=False, error=error[:500], disable=disable)
-        await self.blocking(self.engine.store.record_poll, feed.id, self.worker, outcome)
+        recorded = await self.blocking(self.engine.store.record_poll, feed.id, self.worker, outcome)
         log.info("feed %s: %s", feed.url, error)
-        return FeedPollReport(feed.id, feed.url, "disabled" if disable else "error", error=disable or error)
+        disabled = bool(disable and recorded)  # a lost claim disabled nothing: no admin is told
+        return FeedPollReport(feed.id, feed.url, "disabled" if disabled else "error", error=disable or error)
 
     # -- items ------------------------------------------------------------------------------
     async def _save_entries(self, client, gate, slots, feed: FeedSource, parsed: ParsedFeed,
@@ -237,7 +254,10 @@ class FeedPoller:
         if len(unique) < len(entries):
             report.notes.append(f"{len(entries) - len(unique)} entries repeat another's guid")
         known = await self.blocking(self.engine.store.known_article_ids, list(unique))
-        fresh = [(article_id, e) for article_id, e in unique.items() if article_id not in known]
+        links = {article_id: normalise_url(e.link) for article_id, e in unique.items() if e.link}
+        stored = await self.blocking(self.engine.store.known_article_urls, [u for u in links.values() if u])
+        fresh = [(article_id, e) for article_id, e in unique.items()
+                 if article_id not in known and links.get(article_id) not in stored]
         report.duplicates = len(unique) - len(fresh)
         today = _stamp(self.clock())[:16]
         future = sum(1 for _, e in fresh if e.date and e.date[:16] > today)
@@ -278,7 +298,7 @@ class FeedPoller:
         policy = feed_policy(self.config, self.config.max_page_bytes, self.trusted)
         try:
             response = await self._fetch(client, gate, slots, url, policy)
-        except FetchError as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure of one page keeps its entry's summary
             log.info("full text of %s not fetched: %s", url, exc)
             return None, None
         if response.status != 200:
@@ -290,8 +310,8 @@ class FeedPoller:
                                       self.config.max_page_bytes):
                     if isinstance(item, RawDocument) and item.text.strip():
                         return item.text, item.date
-            except Unreadable:
-                pass
+            except Exception as exc:  # noqa: BLE001 - an unreadable page keeps the entry's summary
+                log.info("full text of %s not extracted: %s", url, exc)
             return None, None
 
         return await self.blocking(extract)
@@ -323,12 +343,17 @@ async def discover(url: str, config: FeedsConfig, trusted: frozenset[str] = froz
             found = advertised_feeds(response.data, response.url)
             if not found:
                 raise FeedError(f"{url} is not a feed and advertises none ({exc})") from exc
-        feed_url = found[0]
-        response = await get(client, feed_url, policy)
-        if response.status != 200:
-            raise FetchError(f"{feed_url} (advertised by the page) answered {response.status}.")
-        parsed = await asyncio.to_thread(parse_feed, response.data, response.content_type, response.url)
-        return response.permanent_url or feed_url, parsed.title
+        problems = []
+        for feed_url in found[:5]:  # in order of preference: RSS/Atom, JSON Feed, plain JSON last
+            try:
+                response = await get(client, feed_url, policy)
+                if response.status != 200:
+                    raise FetchError(f"it answered {response.status}")
+                parsed = await asyncio.to_thread(parse_feed, response.data, response.content_type, response.url)
+                return response.permanent_url or feed_url, parsed.title
+            except (FetchError, FeedError) as exc:
+                problems.append(f"{feed_url}: {exc}")
+        raise FeedError(f"{url} advertises feeds, but none could be read ({'; '.join(problems)})")
 
 
 async def add_feeds(engine: Engine, urls: list[str], interval: float | None = None, check: bool = True,
@@ -346,6 +371,10 @@ async def add_feeds(engine: Engine, urls: list[str], interval: float | None = No
                 url_found, title = await discover(url, engine.config.feeds, trusted)
             except (FetchError, FeedError) as exc:
                 results.append((url, None, f"not added: {exc}"))
+                continue
+            except Exception as exc:  # noqa: BLE001 - whatever a hostile page does, the admin gets a reason
+                log.exception("discovering a feed at %s failed", url)
+                results.append((url, None, f"not added: {type(exc).__name__}: {exc}"))
                 continue
         else:
             url_found = url

@@ -152,26 +152,44 @@ class BoundedDecoder:
         if len(codings) > 1:
             raise FetchError(f"Stacked content encodings ({', '.join(codings)}) are refused.")
         coding = codings[0] if codings else ""
-        if coding in ("gzip", "x-gzip"):
-            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif coding == "deflate":
-            self._z = zlib.decompressobj(zlib.MAX_WBITS | 32)  # zlib or gzip wrapped
+        self._wbits = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS,
+                       "deflate": zlib.MAX_WBITS | 32}.get(coding)  # deflate: zlib- or gzip-wrapped
+        self._raw_fallback = coding == "deflate"  # some servers send raw deflate under that name
+        if self._wbits is not None:
+            self._z = zlib.decompressobj(self._wbits)
         elif not coding:
             self._z = None
         else:
             raise FetchError(f"Unsupported content encoding {coding!r}.")
         self.limit = limit
         self.size = 0
+        self._next_member = self._done = False
 
     def feed(self, chunk: bytes) -> bytes:
         if self._z is None:
             return self._count(chunk)
-        try:
-            out = [self._count(self._z.decompress(chunk, self.limit - self.size + 1))]
-            while self._z.unconsumed_tail:
-                out.append(self._count(self._z.decompress(self._z.unconsumed_tail, self.limit - self.size + 1)))
-        except zlib.error as exc:
-            raise FetchError(f"The response is not valid compressed data ({exc}).") from exc
+        out = []
+        while chunk and not self._done:
+            try:
+                out.append(self._count(self._z.decompress(chunk, self.limit - self.size + 1)))
+            except zlib.error as exc:
+                if self._raw_fallback and self.size == 0:
+                    self._raw_fallback = False
+                    self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+                    continue
+                if self._next_member:  # bytes after the last member that start no other: ignored
+                    self._done = True
+                    break
+                raise FetchError(f"The response is not valid compressed data ({exc}).") from exc
+            self._raw_fallback = self._next_member = False
+            if self._z.unconsumed_tail:
+                chunk = self._z.unconsumed_tail
+            elif self._z.eof and self._z.unused_data:  # the next member of a multi-member gzip
+                chunk = self._z.unused_data
+                self._z = zlib.decompressobj(self._wbits)
+                self._next_member = True
+            else:
+                chunk = b""
         return b"".join(out)
 
     def _count(self, data: bytes) -> bytes:
@@ -198,6 +216,8 @@ async def get(client: httpx.AsyncClient, url: str, policy: FetchPolicy, headers:
             return await _get(client, url, policy, headers or {})
     except TimeoutError as exc:
         raise FetchError(f"The site did not answer within {policy.timeout_s:g} s.") from exc
+    except (ValueError, UnicodeError, httpx.InvalidURL, httpx.StreamError) as exc:  # a port of 99999, a label too long
+        raise FetchError(f"Not a URL that can be fetched ({type(exc).__name__}).") from exc
 
 
 async def _get(client: httpx.AsyncClient, url: str, policy: FetchPolicy, headers: dict) -> Response:

@@ -24,13 +24,21 @@ from .dates import from_struct_time, parse_date
 from .models import RawDocument
 from .readers import html_to_text
 
-FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json",
-              "application/rdf+xml")
-_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/rdf+xml",
+              "application/json")  # in order of preference: a plain JSON link is often an API, not a feed
+ENCODINGS = ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+
+
+def declares(data: bytes, *words: str) -> bool:
+    """Whether the document holds `<!WORD` anywhere, in any encoding XML allows (a 64 KiB comment
+    first, or UTF-16, must not hide an entity declaration)."""
+    return any(f"<!{word}".encode(encoding) in data for word in words for encoding in ENCODINGS)
+
+
 _LINK_TAG = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(rb"""([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 _UPDATE_PERIODS = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 43200, "yearly": 525600}
-_MAX_AGE = re.compile(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*(\d+)", re.IGNORECASE)
+_MAX_AGE = re.compile(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*([0-9]{1,9})(?![0-9])", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class FeedSource:
     enabled: bool = True
     disabled_reason: str | None = None
     added_at: str = ""
+    hint: float | None = None  # minutes the feed itself asks between polls, as last read
 
     @property
     def name(self) -> str:
@@ -79,6 +88,8 @@ class PollOutcome:
     items: int = 0
     disable: str | None = None  # a reason: the feed is switched off
     warning: str | None = None  # a successful poll that found something odd (kept in last_error)
+    hint: float | None = None  # the feed's own update hint, when the document was read (a 200)
+    read: bool = False  # the document was read: its hint replaces the stored one
 
 
 class FeedError(ValueError):
@@ -105,22 +116,20 @@ class ParsedFeed:
     notes: tuple[str, ...] = ()  # recoverable oddities, for the poll report
 
 
+_ENTRY_OR_SKIP = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->|<(?:item|entry)[\s>/]", re.S | re.I)
+
+
 def _cut_after(data: bytes, max_entries: int) -> bytes | None:
-    """The document up to its (max_entries + 1)-th <item>/<entry>, or None when it has no more:
-    parsing 50,000 entries to keep 200 would cost a poll seconds of CPU every time."""
-    lowered = data.lower()
-    for tag in (b"<item", b"<entry"):
-        position, seen = 0, 0
-        while True:
-            position = lowered.find(tag, position)
-            if position < 0:
-                break
-            following = lowered[position + len(tag):position + len(tag) + 1]
-            if following in (b">", b" ", b"\n", b"\r", b"\t", b"/"):
-                seen += 1
-                if seen > max_entries:
-                    return data[:position]
-            position += len(tag)
+    """The document up to its (max_entries + 1)-th <item>/<entry> (not counting any inside CDATA or
+    comments), or None when it has no more: parsing 50,000 entries to keep 200 would cost a poll
+    seconds of CPU every time."""
+    seen = 0
+    for match in _ENTRY_OR_SKIP.finditer(data):
+        if match.group(0)[:2] == b"<!":
+            continue
+        seen += 1
+        if seen > max_entries:
+            return data[:match.start()]
     return None
 
 
@@ -133,7 +142,7 @@ def parse_feed(data: bytes, content_type: str = "", base_url: str = "", max_entr
     kind = content_type.split(";")[0].strip().lower()
     if head[:1] in (b"{", b"[") or kind in ("application/feed+json", "application/json"):
         return _parse_json_feed(data, base_url)
-    if _ENTITY_DECL.search(data[:65536]):
+    if declares(data, "ENTITY"):
         # feeds have no use for their own entities; declaring them is how entity-expansion bombs start
         raise FeedError("the feed declares XML entities (<!ENTITY>); refused as a possible entity-expansion bomb")
     import feedparser
@@ -180,8 +189,8 @@ def parse_feed(data: bytes, content_type: str = "", base_url: str = "", max_entr
 def _xml_hint(meta) -> float | None:
     hints = []
     ttl = meta.get("ttl")
-    if ttl and str(ttl).strip().isdigit():
-        hints.append(float(ttl))
+    if ttl and str(ttl).strip().isdecimal() and len(str(ttl).strip()) < 9:
+        hints.append(float(str(ttl).strip()))
     period = _UPDATE_PERIODS.get(str(meta.get("sy_updateperiod", "")).strip().lower())
     if period:
         try:
@@ -232,8 +241,8 @@ def _content_key(title: str, text: str) -> str:
 
 
 def advertised_feeds(html: bytes, base_url: str = "") -> list[str]:
-    """Feed URLs a page advertises (`<link rel="alternate" type="application/rss+xml" href=…>`), in
-    page order, absolute."""
+    """Feed URLs a page advertises (`<link rel="alternate" type="application/rss+xml" href=…>`),
+    absolute, RSS and Atom before JSON Feed before plain JSON, each kind in page order."""
     found = []
     for tag in _LINK_TAG.findall(html[:500_000]):
         attrs = {m.group(1).lower().decode("ascii", "replace"): (m.group(2) or m.group(3) or m.group(4) or b"").decode("utf-8", "replace")
@@ -242,9 +251,9 @@ def advertised_feeds(html: bytes, base_url: str = "") -> list[str]:
         kind = attrs.get("type", "").lower().strip()
         if "alternate" in rel and kind in FEED_TYPES and attrs.get("href"):
             url = urljoin(base_url, attrs["href"].strip())
-            if url not in found:
-                found.append(url)
-    return found
+            if url not in [u for u, _ in found]:
+                found.append((url, FEED_TYPES.index(kind)))
+    return [url for url, _ in sorted(found, key=lambda pair: pair[1])]
 
 
 def entry_article_id(feed_id: int, entry: FeedEntry) -> str:
@@ -289,7 +298,7 @@ def backoff_minutes(schedule: Schedule, own: float | None, failures: int, rng: r
     """After `failures` consecutive failures: the interval doubled per failure, ±20 % jitter (so
     feeds that failed together do not retry together), at most `max_backoff`."""
     base = own or schedule.interval
-    delay = min(base * 2 ** max(failures - 1, 0), schedule.max_backoff)
+    delay = min(base * 2 ** min(max(failures - 1, 0), 30), schedule.max_backoff)
     jitter = (rng or random).uniform(0.8, 1.2)
     return max(min(delay * jitter, schedule.max_backoff), schedule.min_interval)
 
@@ -299,8 +308,8 @@ def retry_after_minutes(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return int(value) / 60
+    if value.isdecimal() and value.isascii():
+        return int(value[:9]) / 60
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -295,3 +295,72 @@ def test_a_lost_claim_writes_nothing(engine, server):
     assert not store.record_poll(feed.id, "a", PollOutcome(next_poll="2030-01-01T00:00:00Z", ok=True))
     assert store.record_poll(feed.id, "b", PollOutcome(next_poll="2026-12-01T01:00:00Z", ok=True))
     assert store.find_feed(feed.id).next_poll == "2026-12-01T01:00:00Z"
+
+
+def test_a_feeds_own_hint_still_counts_when_it_answers_304(engine, server):
+    server.routes["/ttl"] = FeedRoute(rss([story(1)], ttl=120))
+    add(engine, server, "/ttl")
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+    poll(poller(engine, server, clock=lambda: now))
+    assert engine.store.feeds()[0].next_poll == "2026-12-01T14:00:00Z"
+    later = now + timedelta(hours=2)
+    [report] = poll(poller(engine, server, clock=lambda: later)).feeds
+    assert report.status == "unchanged" and engine.store.feeds()[0].next_poll == "2026-12-01T16:00:00Z"
+
+
+def test_retry_after_zero_still_waits_the_minimum_interval(engine, server):
+    server.routes["/now"] = lambda r: Reply(503, {"Retry-After": "0"})
+    add(engine, server, "/now")
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+    poll(poller(engine, server, clock=lambda: now))
+    assert engine.store.feeds()[0].next_poll == "2026-12-01T12:05:00Z"  # min_interval_minutes
+
+
+def test_the_same_story_in_another_feed_is_not_fetched_again(engine, server):
+    hits = []
+    paragraphs = [f"Paragraph {n} of the shared story, long enough to be the page's main text for the store."
+                  for n in range(6)]
+
+    def page(request):
+        hits.append(request.path)
+        return Reply(200, {"Content-Type": "text/html"}, article_page("Shared story", paragraphs))
+
+    server.routes["/story"] = page
+    entry = Item("s1", "Shared story", "A short summary.", server.url("/story"))
+    server.routes["/a.xml"] = FeedRoute(rss([entry]))
+    server.routes["/b.xml"] = FeedRoute(rss([dataclasses.replace(entry, guid="other-guid")]))
+    add(engine, server, "/a.xml")
+    poll(poller(engine, server))
+    add(engine, server, "/b.xml")  # carries the same story, later
+    for _ in range(2):
+        poll(poller(engine, server))
+        for route in ("/a.xml", "/b.xml"):
+            server.routes[route].set(server.routes[route].body + b" ")  # changed: read again (200)
+    assert len(hits) == 1 and len(articles(engine)) == 1
+
+
+def test_a_store_failure_for_one_feed_leaves_the_others_polled(engine, server):
+    for n in range(3):
+        server.routes[f"/f{n}"] = FeedRoute(rss([story(n)]))
+        add(engine, server, f"/f{n}")
+    record = engine.store.record_poll
+    broken = engine.store.feeds()[1].id
+
+    def flaky(feed_id, *args, **kwargs):
+        if feed_id == broken:
+            raise RuntimeError("database is locked")
+        return record(feed_id, *args, **kwargs)
+
+    engine.store.record_poll = flaky
+    report = poll(poller(engine, server))
+    assert sorted((f.feed_id, f.status) for f in report.feeds) == sorted(
+        [(f.id, "error" if f.id == broken else "new") for f in engine.store.feeds()])
+
+
+def test_a_claim_lost_before_its_turn_is_not_fetched(engine, server):
+    feed = add(engine, server, "/late")
+    store = engine.store
+    store.claim_feeds("a", "2026-12-01T00:00:00Z", "2026-12-01T00:05:00Z", every=True)
+    store.claim_feeds("b", "2026-12-01T00:06:00Z", "2026-12-01T00:10:00Z", every=True)  # a's lease ran out
+    assert not store.renew_feed_claim(feed.id, "a", "2026-12-01T00:11:00Z")
+    assert store.renew_feed_claim(feed.id, "b", "2026-12-01T00:11:00Z")

@@ -167,3 +167,41 @@ def test_a_huge_feed_is_cut_before_parsing_to_the_entries_that_will_be_read():
     assert feed.notes == ("more than 10 entries; read the first 10 (feeds.max_items)",)
     assert len(parse_feed(atom(many), max_entries=10).entries) == 10
     assert len(parse_feed(rss(many[:10]), max_entries=10).entries) == 10 and not parse_feed(rss(many[:10])).notes
+
+
+@pytest.mark.parametrize("encode", [
+    lambda doc: doc.replace(b"<rss", b"<!--" + b"x" * 70_000 + b"--><rss", 1),  # past a 64 KiB prolog
+    lambda doc: doc.decode("utf-8").replace('encoding="utf-8"', 'encoding="utf-16"').encode("utf-16"),
+])
+def test_an_entity_declaration_is_refused_wherever_and_however_it_is_written(encode):
+    bomb = (b'<?xml version="1.0" encoding="utf-8"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+            b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><rss version="2.0"><channel><title>&b;</title>'
+            b"<item><title>x</title><description>&b;</description></item></channel></rss>")
+    with pytest.raises(FeedError, match="entity"):
+        parse_feed(encode(bomb))
+    opml = encode(b'<?xml version="1.0" encoding="utf-8"?><!DOCTYPE o [<!ENTITY u "http://a.test/">]>'
+                  b'<opml version="2.0"><body><outline xmlUrl="&u;"/></body></opml>')
+    with pytest.raises(OpmlError, match="DOCTYPE"):
+        read_opml(opml)
+
+
+def test_items_inside_cdata_or_comments_are_not_counted_when_a_feed_is_cut():
+    tricky = [Item(f"g{n}", f"T{n}", f"Text <item > and <entry> words {n}.", f"http://wire.test/{n}") for n in range(5)]
+    data = rss(tricky).replace(b"<description>", b"<description><![CDATA[").replace(b"</description>",
+                                                                                      b"]]><!-- <item> --></description>")
+    assert len(parse_feed(data, max_entries=4).entries) == 4
+
+
+def test_odd_numbers_in_hints_and_headers_are_ignored_not_raised():
+    assert parse_feed(rss(ITEMS).replace(b"<link>", b"<ttl>\xc2\xb2</ttl><link>", 1)).hint_minutes is None
+    assert retry_after_minutes("²", datetime(2026, 12, 1, tzinfo=timezone.utc)) is None
+    assert cache_max_age_minutes("max-age=" + "9" * 400) is None
+    assert backoff_minutes(S, None, 5000, random.Random(1)) <= S.max_backoff
+
+
+def test_rss_and_atom_are_preferred_over_a_plain_json_link():
+    page = (b'<link rel="alternate" type="application/json" href="/wp-json/wp/v2/posts">'
+            b'<link rel="alternate" type="application/feed+json" href="/feed.json">'
+            b'<link rel="alternate" type="application/rss+xml" href="/feed/">')
+    assert advertised_feeds(page, "https://blog.test/") == [
+        "https://blog.test/feed/", "https://blog.test/feed.json", "https://blog.test/wp-json/wp/v2/posts"]

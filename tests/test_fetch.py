@@ -132,3 +132,22 @@ async def test_proxy_variables_are_ignored(site, monkeypatch):
     monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
     page = await fetch(f"{site}/page", 5, 10_000, allow_private=True)
     assert b"Hello" in page.data
+
+
+def test_multi_member_gzip_raw_deflate_and_trailing_bytes_decode():
+    import gzip
+    import zlib
+
+    from bot.fetch import BoundedDecoder
+
+    assert BoundedDecoder("gzip", 100).feed(gzip.compress(b"first ") + gzip.compress(b"second") + b"\0\0") == \
+        b"first second"
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    assert BoundedDecoder("deflate", 100).feed(raw.compress(b"raw deflate") + raw.flush()) == b"raw deflate"
+    assert BoundedDecoder("deflate", 100).feed(zlib.compress(b"zlib wrapped")) == b"zlib wrapped"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/x", "http://" + "a" * 70 + ".example/x"])
+async def test_a_url_that_cannot_be_fetched_is_a_clear_refusal(url):
+    with pytest.raises(FetchError):
+        await fetch(url, 5, 10_000)

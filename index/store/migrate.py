@@ -27,7 +27,7 @@ JUDGEMENTS = ("topic_id", "article_seq", "verdict", "created_at")
 OUTBOX = ("id", "chat_id", "article_seq", "topic", "quote", "score", "delivery", "status", "created_at",
           "not_before", "attempts", "last_error", "sent_at")
 FEEDS = ("id", "url", "title", "site", "etag", "last_modified", "interval_minutes", "next_poll", "failures",
-         "last_ok", "last_error", "items", "enabled", "disabled_reason", "added_at")  # claims stay behind
+         "last_ok", "last_error", "items", "enabled", "disabled_reason", "added_at", "hint_minutes")  # not claims
 BATCH = 500
 
 

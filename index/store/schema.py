@@ -148,6 +148,12 @@ STEPS.append(
 )
 
 
+STEPS.append(
+    # 6: a feed's own update hint (<ttl>, sy:updatePeriod), kept for the polls that get a 304
+    ["ALTER TABLE feeds ADD COLUMN hint_minutes {REAL}"]
+)
+
+
 def render(step: list[str], dialect: str) -> list[str]:
     statements = []
     for statement in step:

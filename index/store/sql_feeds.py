@@ -14,13 +14,14 @@ from ..feeds import FeedSource, PollOutcome
 from .base import now_iso
 
 _COLUMNS = ("id, url, title, site, etag, last_modified, interval_minutes, next_poll, failures, last_ok, "
-            "last_error, items, enabled, disabled_reason, added_at")
+            "last_error, items, enabled, disabled_reason, added_at, hint_minutes")
 
 
 def _feed(row: tuple) -> FeedSource:
     return FeedSource(id=row[0], url=row[1], title=row[2], site=row[3], etag=row[4], last_modified=row[5],
                       interval=row[6], next_poll=row[7], failures=row[8], last_ok=row[9], last_error=row[10],
-                      items=row[11], enabled=bool(row[12]), disabled_reason=row[13], added_at=row[14])
+                      items=row[11], enabled=bool(row[12]), disabled_reason=row[13], added_at=row[14],
+                      hint=row[15])
 
 
 class SqlFeedsMixin:
@@ -93,12 +94,13 @@ class SqlFeedsMixin:
                 changed = self._run(
                     "UPDATE feeds SET etag=?, last_modified=?, next_poll=?, failures=0, last_ok=?, last_error=?, "
                     "items=items+?, title=CASE WHEN ? <> '' THEN ? ELSE title END, "
-                    "site=CASE WHEN ? <> '' THEN ? ELSE site END, claimed_by=NULL, claimed_until=NULL "
+                    "site=CASE WHEN ? <> '' THEN ? ELSE site END, claimed_by=NULL, claimed_until=NULL, "
+                    "hint_minutes=CASE WHEN ? = 1 THEN ? ELSE hint_minutes END "
                     "WHERE id=? AND claimed_by=?",
                     (outcome.etag, outcome.last_modified, outcome.next_poll, now,
                      f"warning: {outcome.warning}" if outcome.warning else None, outcome.items,
                      outcome.title or "", outcome.title or "", outcome.site or "", outcome.site or "",
-                     feed_id, worker)).rowcount
+                     int(outcome.read), outcome.hint, feed_id, worker)).rowcount
             else:
                 changed = self._run(
                     "UPDATE feeds SET next_poll=?, failures=failures+1, last_error=?, claimed_by=NULL, "
@@ -114,6 +116,22 @@ class SqlFeedsMixin:
                 else:
                     self._run("UPDATE feeds SET url=? WHERE id=?", (outcome.new_url, feed_id))
         return bool(changed)
+
+    def renew_feed_claim(self, feed_id: int, worker: str, lease_until: str) -> bool:
+        """Extend a claim just before the feed is fetched (a round's politeness can outlast the first
+        lease); False when the claim was lost meanwhile, and the feed is not fetched."""
+        with self._write():
+            return bool(self._run("UPDATE feeds SET claimed_until=? WHERE id=? AND claimed_by=?",
+                                  (lease_until, feed_id, worker)).rowcount)
+
+    def known_article_urls(self, urls: list[str]) -> set[str]:
+        """Which of these (normalised) URLs an article already has: the same story in another feed."""
+        found: set[str] = set()
+        for start in range(0, len(urls), 500):
+            chunk = urls[start:start + 500]
+            found.update(r[0] for r in self._rows(
+                f"SELECT url FROM articles WHERE url IN ({','.join('?' * len(chunk))})", chunk))
+        return found
 
     def known_article_ids(self, ids: list[str]) -> set[str]:
         """Which of these article ids the store has (a feed's items are checked before any work)."""
