@@ -6,7 +6,6 @@ import asyncio
 import html
 import logging
 from contextlib import asynccontextmanager
-from datetime import date
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatAction, ParseMode
@@ -91,7 +90,7 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     try:
         async with typing(update, context):
-            answer = await s.run(s.engine.answer, text, now=date.today(), more=MORE_QUOTES)
+            answer = await s.run(s.engine.answer, text, now=s.now(), more=MORE_QUOTES)
     except Exception:  # noqa: BLE001 - the user gets a reply, the log gets the trace
         log.exception("answering failed")
         await message.reply_text("Sorry, something went wrong while answering that. Please try again.")
@@ -134,7 +133,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not await s.within_limit(update):
             return
         async with typing(update, context):
-            answer = await s.run(s.engine.answer, f"latest {topic}", now=date.today())
+            answer = await s.run(s.engine.answer, f"latest {topic}", now=s.now())
         await send_html(update.effective_message, render_html(answer))
         return
     headers = await s.run(lambda: sorted(s.engine.store.headers(), key=lambda h: h.date or "", reverse=True)[:8])

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 
 from telegram import Update
@@ -44,6 +45,7 @@ class Services:
     feed_poller: FeedPoller | None = None
     stopping: threading.Event = field(default_factory=threading.Event)  # shutdown: long work stops early
     limiter: QuestionLimiter | None = None
+    now: Callable[[], date] = date.today  # the day questions are asked (`newsbot run --now`)
 
     async def within_limit(self, update: Update) -> bool:
         """False (after telling the user once) when the user asks faster than allowed."""
