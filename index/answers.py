@@ -9,20 +9,36 @@ the answer says so and offers the closest headlines instead of padding with unre
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from .config import RetrievalConfig
 from .dedupe import is_near_duplicate, shingles
 from .models import Article
 from .retrieval import ArticleHit, Retriever, SearchResult
-from .sentence_choice import QuestionTerms, lede_prior, sentence_evidence, sentence_scores
+from .timeparse import TimeScope, is_broad, parse_time
+from .sentence_choice import QuestionTerms, lede_prior, sentence_evidence, sentence_spans
 
 MIN_ARTICLES = 10
 QUOTED_ARTICLES = 3  # quotes are chosen among the sentences of this many top articles
 LOAD_BATCH = 12  # articles loaded at a time while looking for MIN_ARTICLES distinct stories
 SHINGLE_CACHE = 20_000  # articles whose shingles are kept between questions
+RELEVANT_SHARE = 0.5  # "the latest on a topic": the newest article scoring at least this share of the best
+
+
+def _window_words(scope: TimeScope) -> str:
+    """"from 17 Nov to 24 Nov 2026", "on 24 Nov 2026", "up to 24 Nov 2026"."""
+    def day(d: date) -> str:
+        return f"{d.day} {d:%b %Y}"
+    if scope.start and scope.end:
+        return f"on {day(scope.start)}" if scope.start == scope.end else f"from {day(scope.start)} to {day(scope.end)}"
+    if scope.start:
+        return f"since {day(scope.start)}"
+    if scope.end:
+        return f"before {day(scope.end + timedelta(days=1))}"
+    return "in the store"
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,7 @@ class Answer:
     window: tuple[str | None, str | None] = (None, None)
     newest_first: bool = False
     more: list[Quote] = field(default_factory=list)  # the next best quotes, for a "More" button
+    note: str = ""  # said before the quotes: "The newest stories from last week:", "Nothing on that …"
 
     def as_dict(self) -> dict:
         return {
@@ -53,6 +70,7 @@ class Answer:
             "quotes": [asdict(q) for q in self.quotes],
             "articles": self.articles,
             "suggestions": self.suggestions,
+            "note": self.note,
         }
 
 
@@ -68,8 +86,52 @@ class Answerer:
         question = " ".join(question.split())
         if not question:
             return Answer(question="", no_answer=True)
+        scope = parse_time(question, now or date.today())
+        if is_broad(scope):
+            return self._window_stories(question, scope, now)
         result = self.retriever.search(question, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30))
         hits, articles = self._distinct_stories(result.hits)
+        answer = self.compose(question, result, hits, articles, mode, more)
+        if answer.no_answer and scope.bounded:
+            return self._before_window(answer, scope, now, mode) or answer
+        return answer
+
+    def _window_stories(self, question: str, scope: TimeScope, now: date | None) -> Answer:
+        """A question with no topic beyond its time ("latest news", "what happened last week"):
+        the window's newest stories, newest first, each quoted by its lede, near-duplicates once."""
+        hits, articles = self._distinct_stories(self.retriever.newest(scope, now, LOAD_BATCH * 3))
+        hits = hits[: self.config.max_quotes]
+        window = (scope.start.isoformat() if scope.start else None, scope.end.isoformat() if scope.end else None)
+        if not hits:
+            return Answer(question, True, window=window, newest_first=True,
+                          note=f"No stories {_window_words(scope)} in the store.")
+        quotes = []
+        for hit in hits:
+            a = articles[hit.seq]
+            if a.sentences:
+                quotes.append(Quote(text=a.sentences[0].text, article_id=a.id, title=a.title, date=a.date,
+                                    url=a.url, score=1.0))
+        return Answer(question, False, quotes, [articles[h.seq].id for h in hits], [], window, True,
+                      note=f"The newest stories {_window_words(scope)}:")
+
+    def _before_window(self, missed: Answer, scope: TimeScope, now: date | None, mode: str) -> Answer | None:
+        """A topic question whose window holds nothing on the topic: when older stories do, say so
+        and quote the latest of them (its date shows how old it is)."""
+        result = self.retriever.search(scope.text, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30))
+        hits, articles = self._distinct_stories(result.hits)
+        if not hits or not self._relevant(hits[0], articles.get(hits[0].seq), result, mode):
+            return None
+        floor = RELEVANT_SHARE * hits[0].score
+        latest = max((h for h in hits if h.score >= floor), key=lambda h: h.day)
+        quotes, _ = self._quotes([latest], articles, result)
+        return dataclasses.replace(
+            missed, no_answer=False, quotes=quotes[:1], articles=[articles[h.seq].id for h in hits],
+            suggestions=[], note=f"Nothing on that {_window_words(scope)}. The latest I have:")
+
+    def compose(self, question: str, result: SearchResult, hits: list[ArticleHit], articles: dict[int, Article],
+                mode: str = "hybrid", more: int = 0) -> Answer:
+        """The answer from retrieval's distinct stories (apart from `answer` so that sentence choice
+        can be measured over one retrieval run)."""
         ranked_ids = [articles[h.seq].id for h in hits]
         window = (
             result.scope.start.isoformat() if result.scope.start else None,
@@ -136,20 +198,31 @@ class Answerer:
         comes first and quotes from one article stay together. The `more` next best follow apart."""
         terms = QuestionTerms.of(result.scope.text)
         top_score = max(h.score for h in hits[:QUOTED_ARTICLES]) or 1.0
-        pool: list[tuple[float, int, int, Article, ArticleHit]] = []
+        pool: list[tuple[float, int, int, int, Article]] = []
         for rank, hit in enumerate(hits[:QUOTED_ARTICLES]):
             article = articles.get(hit.seq)
             if article is None:
                 continue
             weight = hit.score / top_score
-            candidates = [(score * weight + lede_prior(i), rank, i, article, hit)
-                          for i, score in enumerate(sentence_scores(article, hit, result.idf, terms)) if score > 0]
+            candidates = [(score * weight + lede_prior(i), rank, first, i, article)
+                          for i, (score, first) in enumerate(sentence_spans(article, hit, result.idf, terms))
+                          if score > 0]
             if result.scope.recent:  # "latest": one quote from each of the newest relevant stories
                 candidates = sorted(candidates, key=lambda c: -c[0])[:1]
             pool += candidates
-        pool.sort(key=lambda c: (-c[0], c[1], c[2]))
+        pool.sort(key=lambda c: (-c[0], c[1], c[3]))
+        chosen: list = []
+        used: dict[int, set[int]] = {}  # article rank → sentences already quoted
         n = self.config.max_quotes
-        return self._grouped(pool[:n]), self._grouped(pool[n : n + more])
+        for c in pool:
+            span = set(range(c[2], c[3] + 1))
+            if span & used.get(c[1], set()):
+                continue  # a span overlapping one already chosen would quote a sentence twice
+            used.setdefault(c[1], set()).update(span)
+            chosen.append(c)
+            if len(chosen) == n + more:
+                break
+        return self._grouped(chosen[:n]), self._grouped(chosen[n:])
 
     @staticmethod
     def _grouped(chosen: list) -> list[Quote]:
@@ -158,7 +231,7 @@ class Answerer:
             first_seen.setdefault(c[1], len(first_seen))
         chosen = sorted(chosen, key=lambda c: first_seen[c[1]])  # best first, an article's quotes together
         return [
-            Quote(text=article.sentences[i].text, article_id=article.id, title=article.title,
-                  date=article.date, url=article.url, score=round(value, 6))
-            for value, _, i, article, _ in chosen
+            Quote(text=" ".join(s.text for s in article.sentences[first : last + 1]), article_id=article.id,
+                  title=article.title, date=article.date, url=article.url, score=round(value, 6))
+            for value, _, first, last, article in chosen
         ]
