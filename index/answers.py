@@ -1,10 +1,13 @@
 """From retrieved articles to an answer: verbatim quoted sentences with title, date and link.
 
-Nothing here writes text: every quote is one stored sentence, unchanged. Sentences are chosen by
-how much of the question's evidence (idf-weighted query terms) they hold, helped by the score of
-the passage they sit in, so the quote is the sentence that answers rather than the passage's
-first. Near-identical stories from several outlets are shown once. When the best match is weak,
-the answer says so and offers the closest headlines instead of padding with unrelated quotes.
+Nothing here writes text: every quote is one stored sentence, or a run of consecutive ones,
+unchanged. Sentences are chosen by how much of the question's evidence (idf-weighted query terms)
+they hold and whether they add a fact of the kind asked (`sentence_choice`, `answer_type`), helped
+by the score of the passage they sit in, so the first quote is the sentence that answers rather than
+the one that restates the question. Near-identical stories from several outlets are shown once.
+When the best match is weak, the answer says so and offers the closest headlines instead of
+padding with unrelated quotes. A question with no topic beyond its time ("what happened last
+week?") gets the window's newest stories; a topic whose window is empty gets its latest story.
 """
 
 from __future__ import annotations
@@ -87,6 +90,9 @@ class Answerer:
         if not question:
             return Answer(question="", no_answer=True)
         scope = parse_time(question, now or date.today())
+        if scope.start and scope.start > (now or date.today()):
+            return Answer(question, True, window=(scope.start.isoformat(), None),
+                          note="That is in the future: the store holds no news from then.")
         if is_broad(scope):
             return self._window_stories(question, scope, now)
         result = self.retriever.search(question, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30))

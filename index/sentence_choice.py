@@ -4,8 +4,11 @@ Questions name a topic (entities: "Huawei", "MTS", "5G") and ask about something
 ("sign", "deal"). A news sentence that answers often names the entities only through context
 ("The parties signed an agreement at the Kremlin on Wednesday."), so entity terms are looked for in
 the sentence and the one before it, while the question's other terms must be in the sentence
-itself. A sentence holding the kind of fact asked for (a day for "when", a number for "how many")
-gets a bonus, and so does one in a passage retrieval ranked high.
+itself. A sentence holding a *new* fact of the kind asked for (a name the question lacks for
+"who"/"which X", a number for "how many", a day for "when": `answer_type`) gets a bonus — the
+answer is what the question does not already say — and so does one in a passage retrieval ranked
+high. A sentence that names its subject only by reference ("The company …") takes the bonus of the
+sentence before it when that one names something of the asked kind, and is quoted with it.
 """
 
 from __future__ import annotations
@@ -15,11 +18,16 @@ from dataclasses import dataclass
 
 from .models import Article
 from .retrieval import ArticleHit
-from .answer_type import NAME, NUMBER, REFERS_BACK, asked_kind, asked_nouns, asks_increment, holds_new, numbers_near
+from .answer_type import NAME, NUMBER, REFERS_BACK, asked_kind, asked_nouns, asks_increment, holds_new, new_names, numbers_near
 from .tokenize import tokenize
 
 ENTITY_SHARE = 0.4
 ANSWER_TYPE_BONUS = 0.3
+# "Which X …?" asks for the story's subject, which the story names again and again (and its headline
+# names) while the question hides it: a new name's bonus grows with how often the article uses it.
+SALIENCE_BONUS = 0.5
+NAME_FLAT_BONUS = 0.15
+HEADLINE_BONUS = 0.6
 COUNTED_BONUS = 0.15  # the new number sits next to the thing counted ("850 permanent jobs")
 PASSAGE_BONUS = 0.25
 # News is written as an inverted pyramid: the lede states the story's main fact. Measured on the
@@ -105,19 +113,47 @@ def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
     texts = [s.text for s in article.sentences]
     asked = terms.tokens
     has_new = [holds_new(terms.kind, t, asked) for t in texts] if terms.kind else [False] * len(texts)
+    salience = _name_salience(article, texts, asked) if terms.kind == NAME else {}
+    # What the headline adds to the question is what the story is about: often the answer itself
+    # ("Which animal was caught?" — "… capture 215 pound python …").
+    headline = set(tokenize(article.title)) - asked
+    headline_weight = sum(idf.get(t, 1.0) for t in headline)
+    sentence_tokens = [set(tokenize(t)) for t in texts]
     out = []
     for i, evidence in enumerate(sentence_evidence(article, idf, terms)):
         if evidence <= 0:
             out.append((0.0, i))
             continue
         score = evidence + PASSAGE_BONUS * passage_score.get(passage_of.get(i, -1), 0.0)
+        if headline_weight:
+            score += HEADLINE_BONUS * sum(idf.get(t, 1.0) for t in headline & sentence_tokens[i]) / headline_weight
         first = i
         if has_new[i]:
-            score += ANSWER_TYPE_BONUS
+            if terms.kind == NAME:
+                top_name = max((salience.get(t, 0.0) for t in _name_tokens(texts[i], asked)), default=0.0)
+                score += NAME_FLAT_BONUS + SALIENCE_BONUS * top_name
+            else:
+                score += ANSWER_TYPE_BONUS
             if terms.nouns and numbers_near(texts[i], terms.nouns, asked, increment=terms.increment):
                 score += COUNTED_BONUS
         elif terms.kind == NAME and i and has_new[i - 1] and REFERS_BACK.match(texts[i]):
-            score += ANSWER_TYPE_BONUS
+            top_name = max((salience.get(t, 0.0) for t in _name_tokens(texts[i - 1], asked)), default=0.0)
+            score += NAME_FLAT_BONUS + SALIENCE_BONUS * top_name
             first = i - 1
         out.append((score, first))
     return out
+
+
+def _name_tokens(text: str, asked: frozenset[str]) -> set[str]:
+    return {t for name in new_names(text, asked) for t in tokenize(name) if t not in asked}
+
+
+def _name_salience(article: Article, texts: list[str], asked: frozenset[str]) -> dict[str, float]:
+    """Each new name token's use count in the article (the headline counting twice), over the most
+    used one's: 1.0 for the story's main new name."""
+    counts: dict[str, int] = {}
+    for text, times in [(article.title, 2)] + [(t, 1) for t in texts]:
+        for token in _name_tokens(text, asked):
+            counts[token] = counts.get(token, 0) + times
+    top = max(counts.values(), default=0)
+    return {t: c / top for t, c in counts.items()} if top else {}
