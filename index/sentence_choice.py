@@ -27,7 +27,7 @@ ANSWER_TYPE_BONUS = 0.3
 # names) while the question hides it: a new name's bonus grows with how often the article uses it.
 SALIENCE_BONUS = 0.5
 NAME_FLAT_BONUS = 0.15
-HEADLINE_BONUS = 0.6
+OTHER_NUMBER_BONUS = 0.15  # a number, but not beside the thing counted
 COUNTED_BONUS = 0.15  # the new number sits next to the thing counted ("850 permanent jobs")
 PASSAGE_BONUS = 0.25
 # News is written as an inverted pyramid: the lede states the story's main fact. Measured on the
@@ -69,6 +69,16 @@ _ENTITY_WORD = re.compile(r"(?<![\w'])(?:[A-Z][\w'’.-]*|[\w'’-]*\d[\w'’-]*
 
 def lede_prior(index: int) -> float:
     return LEDE_BONUS * LEDE_DECAY**index
+
+
+def coverage(article: Article, idf: dict[str, float], terms: QuestionTerms) -> float:
+    """Share (0..1) of the question's idf-weighted terms the article holds anywhere (title or text)."""
+    asked = terms.tokens
+    total = sum(idf.get(t, 0.0) for t in asked)
+    if not total:
+        return 0.0
+    held = asked & set(tokenize(f"{article.title}\n{article.text}"))
+    return sum(idf.get(t, 0.0) for t in held) / total
 
 
 def sentence_evidence(article: Article, idf: dict[str, float], terms: QuestionTerms) -> list[float]:
@@ -114,28 +124,24 @@ def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
     asked = terms.tokens
     has_new = [holds_new(terms.kind, t, asked) for t in texts] if terms.kind else [False] * len(texts)
     salience = _name_salience(article, texts, asked) if terms.kind == NAME else {}
-    # What the headline adds to the question is what the story is about: often the answer itself
-    # ("Which animal was caught?" — "… capture 215 pound python …").
-    headline = set(tokenize(article.title)) - asked
-    headline_weight = sum(idf.get(t, 1.0) for t in headline)
-    sentence_tokens = [set(tokenize(t)) for t in texts]
     out = []
     for i, evidence in enumerate(sentence_evidence(article, idf, terms)):
         if evidence <= 0:
             out.append((0.0, i))
             continue
         score = evidence + PASSAGE_BONUS * passage_score.get(passage_of.get(i, -1), 0.0)
-        if headline_weight:
-            score += HEADLINE_BONUS * sum(idf.get(t, 1.0) for t in headline & sentence_tokens[i]) / headline_weight
         first = i
         if has_new[i]:
             if terms.kind == NAME:
                 top_name = max((salience.get(t, 0.0) for t in _name_tokens(texts[i], asked)), default=0.0)
                 score += NAME_FLAT_BONUS + SALIENCE_BONUS * top_name
+            elif terms.nouns and terms.kind == NUMBER:
+                # the count of the thing asked beats any other number ("850 permanent jobs" over
+                # "120 electric buses", and over "180 more jobs" unless more are asked for)
+                counted = numbers_near(texts[i], terms.nouns, asked, increment=terms.increment)
+                score += ANSWER_TYPE_BONUS + COUNTED_BONUS if counted else OTHER_NUMBER_BONUS
             else:
                 score += ANSWER_TYPE_BONUS
-            if terms.nouns and numbers_near(texts[i], terms.nouns, asked, increment=terms.increment):
-                score += COUNTED_BONUS
         elif terms.kind == NAME and i and has_new[i - 1] and REFERS_BACK.match(texts[i]):
             top_name = max((salience.get(t, 0.0) for t in _name_tokens(texts[i - 1], asked)), default=0.0)
             score += NAME_FLAT_BONUS + SALIENCE_BONUS * top_name
