@@ -71,13 +71,29 @@ def lede_prior(index: int) -> float:
     return LEDE_BONUS * LEDE_DECAY**index
 
 
+_TOKENS_CACHE: dict[tuple[str, str], list[set[str]]] = {}
+TOKENS_CACHE_SIZE = 2_000  # articles whose sentence tokens are kept (popular stories answer often)
+
+
+def sentence_tokens(article: Article) -> list[set[str]]:
+    """Each sentence's token set, cached by article: evidence, salience and coverage all read them."""
+    key = (article.id, article.content_hash)
+    cached = _TOKENS_CACHE.get(key)
+    if cached is None:
+        cached = [set(tokenize(s.text)) for s in article.sentences]
+        if len(_TOKENS_CACHE) >= TOKENS_CACHE_SIZE:
+            _TOKENS_CACHE.pop(next(iter(_TOKENS_CACHE)), None)
+        _TOKENS_CACHE[key] = cached
+    return cached
+
+
 def coverage(article: Article, idf: dict[str, float], terms: QuestionTerms) -> float:
     """Share (0..1) of the question's idf-weighted terms the article holds anywhere (title or text)."""
     asked = terms.tokens
     total = sum(idf.get(t, 0.0) for t in asked)
     if not total:
         return 0.0
-    held = asked & set(tokenize(f"{article.title}\n{article.text}"))
+    held = asked & (set(tokenize(article.title)).union(*sentence_tokens(article)))
     return sum(idf.get(t, 0.0) for t in held) / total
 
 
@@ -91,7 +107,7 @@ def sentence_evidence(article: Article, idf: dict[str, float], terms: QuestionTe
         entity_share = ENTITY_SHARE
     else:
         entity_share = 1.0 if entity_total else 0.0
-    tokens = [set(tokenize(s.text)) for s in article.sentences]
+    tokens = sentence_tokens(article)
     out = []
     for i in range(len(tokens)):
         if not (terms.entities | terms.focus) & tokens[i]:
@@ -122,19 +138,27 @@ def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
             passage_score.setdefault(p_index, score / best)
     texts = [s.text for s in article.sentences]
     asked = terms.tokens
-    has_new = [holds_new(terms.kind, t, asked) for t in texts] if terms.kind else [False] * len(texts)
-    salience = _name_salience(article, texts, asked) if terms.kind == NAME else {}
+    evidence = sentence_evidence(article, idf, terms)
+    # only sentences with evidence (and the one before each, for a reference back) are candidates
+    wanted = {j for i, e in enumerate(evidence) if e > 0 for j in (i - 1, i) if j >= 0}
+    names = {i: _name_tokens(texts[i], asked) for i in wanted} if terms.kind == NAME else {}
+    has_new = {i: bool(names[i]) if terms.kind == NAME else holds_new(terms.kind, texts[i], asked)
+               for i in wanted} if terms.kind else {}
+    salience = _name_salience(article, names) if names else {}
+
+    def name_bonus(j: int) -> float:
+        return NAME_FLAT_BONUS + SALIENCE_BONUS * max((salience.get(t, 0.0) for t in names[j]), default=0.0)
+
     out = []
-    for i, evidence in enumerate(sentence_evidence(article, idf, terms)):
-        if evidence <= 0:
+    for i, e in enumerate(evidence):
+        if e <= 0:
             out.append((0.0, i))
             continue
-        score = evidence + PASSAGE_BONUS * passage_score.get(passage_of.get(i, -1), 0.0)
+        score = e + PASSAGE_BONUS * passage_score.get(passage_of.get(i, -1), 0.0)
         first = i
-        if has_new[i]:
+        if has_new.get(i):
             if terms.kind == NAME:
-                top_name = max((salience.get(t, 0.0) for t in _name_tokens(texts[i], asked)), default=0.0)
-                score += NAME_FLAT_BONUS + SALIENCE_BONUS * top_name
+                score += name_bonus(i)
             elif terms.nouns and terms.kind == NUMBER:
                 # the count of the thing asked beats any other number ("850 permanent jobs" over
                 # "120 electric buses", and over "180 more jobs" unless more are asked for)
@@ -142,9 +166,8 @@ def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
                 score += ANSWER_TYPE_BONUS + COUNTED_BONUS if counted else OTHER_NUMBER_BONUS
             else:
                 score += ANSWER_TYPE_BONUS
-        elif terms.kind == NAME and i and has_new[i - 1] and REFERS_BACK.match(texts[i]):
-            top_name = max((salience.get(t, 0.0) for t in _name_tokens(texts[i - 1], asked)), default=0.0)
-            score += NAME_FLAT_BONUS + SALIENCE_BONUS * top_name
+        elif terms.kind == NAME and i and has_new.get(i - 1) and REFERS_BACK.match(texts[i]):
+            score += name_bonus(i - 1)
             first = i - 1
         out.append((score, first))
     return out
@@ -154,12 +177,18 @@ def _name_tokens(text: str, asked: frozenset[str]) -> set[str]:
     return {t for name in new_names(text, asked) for t in tokenize(name) if t not in asked}
 
 
-def _name_salience(article: Article, texts: list[str], asked: frozenset[str]) -> dict[str, float]:
-    """Each new name token's use count in the article (the headline counting twice), over the most
-    used one's: 1.0 for the story's main new name."""
-    counts: dict[str, int] = {}
-    for text, times in [(article.title, 2)] + [(t, 1) for t in texts]:
-        for token in _name_tokens(text, asked):
-            counts[token] = counts.get(token, 0) + times
-    top = max(counts.values(), default=0)
-    return {t: c / top for t, c in counts.items()} if top else {}
+def _name_salience(article: Article, names: dict[int, set[str]]) -> dict[str, float]:
+    """Each candidate name token's use count in the article (the headline counting twice), over the
+    most used one's: 1.0 for the story's main new name."""
+    candidates = set().union(*names.values())
+    if not candidates:
+        return {}
+    counts = dict.fromkeys(candidates, 0)
+    for token in tokenize(article.title):
+        if token in counts:
+            counts[token] += 2
+    for tokens in sentence_tokens(article):  # a sentence counts once for a name it uses
+        for token in candidates & tokens:
+            counts[token] += 1
+    top = max(counts.values()) or 1
+    return {t: c / top for t, c in counts.items()}
