@@ -90,15 +90,12 @@ class Answerer:
         if not question:
             return Answer(question="", no_answer=True)
         scope = parse_time(question, now or date.today())
-        if scope.start and scope.start > (now or date.today()):
-            return Answer(question, True, window=(scope.start.isoformat(), None),
-                          note="That is in the future: the store holds no news from then.")
         if is_broad(scope):
             return self._window_stories(question, scope, now)
         result = self.retriever.search(question, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30))
         hits, articles = self._distinct_stories(result.hits)
         answer = self.compose(question, result, hits, articles, mode, more)
-        if answer.no_answer and scope.bounded:
+        if answer.no_answer and scope.bounded and not (scope.start and scope.start > (now or date.today())):
             return self._before_window(answer, scope, now, mode) or answer
         return answer
 

@@ -157,6 +157,19 @@ def test_chat_asks_as_of_now_when_given(capsys, db, monkeypatch):
     assert "Rail strike ends as workers accept 6.5 percent pay rise · 22 Oct 2026" in out
 
 
+def test_the_readme_demo_exchange_is_what_the_demo_chat_says(capsys, db, monkeypatch):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- demo-exchange:", 1)[1].split("```\n", 1)[1].split("```", 1)[0]
+    lines = block.splitlines()
+    banner, questions = lines[0], [line[len("you> "):] for line in lines if line.startswith("you> ")]
+    expected = "\n".join(line for line in lines[1:] if not line.startswith("you> "))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(q + "\n" for q in questions)))
+    code, out, err = run(capsys, "--store", db, "chat", "--now", "2026-11-24")
+    assert code == 0 and len(questions) == 3
+    assert banner.split(" (")[0] in err
+    assert out.strip() == expected.strip()
+
+
 def test_chat_and_run_refuse_a_bad_now(capsys, db):
     code, _, err = run(capsys, "--store", db, "chat", "--now", "someday")
     assert code == 2 and "--now" in err
