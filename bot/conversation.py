@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 from contextlib import asynccontextmanager
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
@@ -80,9 +81,16 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await send_html(update.effective_message, [help_text(stats, s.is_admin(update))])
 
 
+def without_mention(text: str, username: str | None) -> str:
+    """The question without "@thebot" (how groups address it): the bot's name is no search term."""
+    if username:
+        text = re.sub(rf"(?<!\w)@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE)
+    return " ".join(text.split())
+
+
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
-    text = (message.text or "").strip()
+    text = without_mention(message.text or "", context.bot.username)
     if not text:
         return
     s = services(context)

@@ -422,3 +422,13 @@ async def test_a_file_from_someone_else_is_refused_and_their_forwarded_text_is_a
                             forward_origin=origin)
     assert answer and engine.store.stats()["articles"] == articles
     assert f"from user {USER}" in caplog.text
+
+
+def test_the_bots_mention_is_no_part_of_the_question():
+    from bot.conversation import without_mention
+
+    assert without_mention("@newsbot_test_bot what happened at Port Alder harbour?", "newsbot_test_bot") \
+        == "what happened at Port Alder harbour?"
+    assert without_mention("What did @NewsBot_Test_Bot say?", "newsbot_test_bot") == "What did say?"
+    assert without_mention("mail me@newsbot_test_bot.example", "newsbot_test_bot") == "mail me@newsbot_test_bot.example"
+    assert without_mention("  no mention  ", None) == "no mention"
