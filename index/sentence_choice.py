@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from .models import Article
 from .retrieval import ArticleHit
 from .answer_type import NAME, NUMBER, REFERS_BACK, asked_kind, asked_nouns, asks_increment, holds_new, new_names, numbers_near
+from .timeparse import GENERIC
 from .tokenize import tokenize
 
 ENTITY_SHARE = 0.4
@@ -89,7 +90,7 @@ def sentence_tokens(article: Article) -> list[set[str]]:
 
 def coverage(article: Article, idf: dict[str, float], terms: QuestionTerms) -> float:
     """Share (0..1) of the question's idf-weighted terms the article holds anywhere (title or text)."""
-    asked = terms.tokens
+    asked = terms.tokens - GENERIC  # "what happened", "news": how it is asked, not what about
     total = sum(idf.get(t, 0.0) for t in asked)
     if not total:
         return 0.0

@@ -123,7 +123,7 @@ def parse_time(question: str, now: date) -> TimeScope:
 
 # Words that ask for news in general, not about a topic: "What is the latest news?", "What
 # happened last week?", "Any headlines today?".
-_GENERIC = frozenset(tokenize(
+GENERIC = frozenset(tokenize(
     "news happened happening happen going on stories story headlines headline new events event updates update "
     "anything something top biggest main big important world tell me show give any there whats what's "
     "day week month year"))
@@ -131,4 +131,4 @@ _GENERIC = frozenset(tokenize(
 
 def is_broad(scope: TimeScope) -> bool:
     """A question with no topic left once its time expression is taken out."""
-    return not (set(tokenize(scope.text)) - _GENERIC)
+    return not (set(tokenize(scope.text)) - GENERIC)
