@@ -21,8 +21,8 @@ from .config import RetrievalConfig
 from .dedupe import is_near_duplicate, shingles
 from .models import Article
 from .retrieval import ArticleHit, Retriever, SearchResult
-from .timeparse import TimeScope, is_broad, parse_time
 from .sentence_choice import QuestionTerms, coverage, lede_prior, sentence_evidence, sentence_spans
+from .timeparse import TimeScope, is_broad, parse_time
 
 MIN_ARTICLES = 10
 QUOTED_ARTICLES = 3  # quotes are chosen among the sentences of this many top articles
@@ -32,7 +32,7 @@ RELEVANT_SHARE = 0.5  # "the latest on a topic": the newest article scoring at l
 
 
 def _window_words(scope: TimeScope) -> str:
-    """"from 17 Nov to 24 Nov 2026", "on 24 Nov 2026", "up to 24 Nov 2026"."""
+    """"from 17 Nov 2026 to 24 Nov 2026", "on 24 Nov 2026", "since 1 Mar 2026", "before 1 Jan 2020"."""
     def day(d: date) -> str:
         return f"{d.day} {d:%b %Y}"
     if scope.start and scope.end:
@@ -152,10 +152,11 @@ class Answerer:
         """Whether the best article answers at all. Calibrated (README, Evaluation) on the dev
         questions against an unanswerable set: the dev questions asked of a 1987 wire store and
         general-knowledge and future questions. A close meaning counts only when the article also
-        holds a share of the question's idf-weighted terms — most of them (weak_coverage) at a
-        cosine between min_relevance and close_relevance, some (min_coverage) above — a 1987 story about "capital increases" is close in meaning to "What is
-        the capital of Mongolia?" but holds neither Mongolia nor much else; a sentence holding most
-        of the question's evidence counts on its own."""
+        holds a share of the question's idf-weighted terms: most of them (weak_coverage) at a
+        cosine between min_relevance and close_relevance, some (min_coverage) above. A 1987 story
+        about "capital increases" is close in meaning to "What is the capital of Mongolia?" but
+        holds neither Mongolia nor much else. A sentence holding most of the question's evidence
+        counts on its own."""
         if article is None:
             return False
         total = sum(result.idf.get(t, 0.0) for t in set(result.tokens))

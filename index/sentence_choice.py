@@ -16,9 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .answer_type import (NAME, NUMBER, REFERS_BACK, asked_kind, asked_nouns, asks_increment, holds_new,
+                          new_names, numbers_near)
 from .models import Article
 from .retrieval import ArticleHit
-from .answer_type import NAME, NUMBER, REFERS_BACK, asked_kind, asked_nouns, asks_increment, holds_new, new_names, numbers_near
 from .timeparse import GENERIC
 from .tokenize import tokenize
 
@@ -35,10 +36,6 @@ PASSAGE_BONUS = 0.25
 # pool_quick dev questions: answer-in-quote 0.690 without this prior, 0.751 with 0.2 × 0.8^i.
 LEDE_BONUS = 0.2
 LEDE_DECAY = 0.8
-
-
-def question_kind(question: str) -> str | None:
-    return asked_kind(question)
 
 
 @dataclass(frozen=True)
