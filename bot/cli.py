@@ -135,14 +135,23 @@ def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def cmd_chat(args: argparse.Namespace, config: Config) -> int:
+def cmd_chat(args: argparse.Namespace, config: Config, as_of=None) -> int:
+    """`--now DATE` asks every question as of that day; the demo chat asks as of the demo set's last
+    day (`as_of`), so its questions ("… this week") answer on whatever day it is tried."""
     from .terminal import TerminalChat
 
     require_existing(config.store.location)
+    now = _parse_now(getattr(args, "now", None)) or as_of
     with Engine(config) as engine:
         print("loading the index…", file=sys.stderr)
         _index(engine)
-        chat = TerminalChat(engine)
+        if now is not None:
+            print(f"asking as of {now.isoformat()}"
+                  + (" (the demo articles' last day; --now DATE to change)" if as_of and now == as_of else ""),
+                  file=sys.stderr)
+            chat = TerminalChat(engine, now=lambda: now)
+        else:
+            chat = TerminalChat(engine)
         stop = chat.watch_in_background(config.alerts.check_seconds,
                                         config.feeds.check_seconds if config.feeds.poll else None)
         try:
@@ -157,7 +166,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     if config.telegram.token:
         from .runner import run_bot
 
-        return run_bot(config, _index, verbose=args.verbose)
+        return run_bot(config, _index, verbose=args.verbose, now=_parse_now(args.now))
     print("NEWSBOT_TOKEN is not set: starting the terminal chat over the demo articles "
           "(see the README to run the Telegram bot).", file=sys.stderr)
     return cmd_demo(args, config)
@@ -176,7 +185,17 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     if report.added:
         print(f"demo store: added {len(report.added)} demo articles (fictional, written for newsbot)",
               file=sys.stderr)
-    return cmd_chat(args, config)
+    return cmd_chat(args, config, as_of=demo_day())
+
+
+def demo_day():
+    """The last day of the bundled demo articles: the day the demo chat asks on."""
+    import json
+    from importlib import resources
+
+    text = (resources.files("index.demo") / "stories.jsonl").read_text(encoding="utf-8")
+    days = [json.loads(line)["date"][:10] for line in text.splitlines() if line.strip()]
+    return date.fromisoformat(max(days))
 
 
 def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
@@ -248,6 +267,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
+    import contextlib
     import dataclasses
     import os
     from pathlib import Path
@@ -269,10 +289,18 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     if args.limit:
         questions = questions[: args.limit]
     modes = args.modes.split(",")
-    with evaluation.pool_engine(config, eval_dir, args.pool, cache) as engine:
+    with contextlib.ExitStack() as stack:
+        engine = stack.enter_context(evaluation.pool_engine(config, eval_dir, args.pool, cache))
         _index(engine)
+        wire = None
+        unanswerable = []
+        if not args.no_unanswerable:
+            unanswerable = evaluation.load_unanswerable()
+            wire = stack.enter_context(evaluation.pool_engine(config, eval_dir, evaluation.REUTERS_POOL, cache))
+            _index(wire)
         with progress_bar(len(questions) * len(modes), "questions") as advance:
-            results = evaluation.evaluate(engine, questions, modes, use_now=not args.no_now, progress=advance)
+            results = evaluation.evaluate(engine, questions, modes, use_now=not args.no_now, progress=advance,
+                                          unanswerable=unanswerable, wire=wire)
     title = (f"{args.pool}: {len(questions)} dev questions, "
              f"{'question date as now' if not args.no_now else 'no date given'}")
     if args.json:
@@ -417,13 +445,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("chat", "a terminal conversation over the store",
                 "The Telegram bot's conversation in a terminal, over your store (where `ingest` writes); "
                 "you are its admin. /help inside lists the commands.")
+    p.add_argument("--now", metavar="DATE", help=f"the day questions are asked, {NOW_FORMAT}; default today")
     p.set_defaults(func=cmd_chat)
 
     p = command("run", "the Telegram bot; without NEWSBOT_TOKEN, the terminal chat over demo data",
                 "With NEWSBOT_TOKEN set (or [telegram] token in the config): the Telegram bot, long polling "
                 "or a webhook ([telegram] mode), polling due feeds in the background. Without a token: the "
-                "terminal chat over the bundled demo articles (data/demo.db). Exit 2 when Telegram refuses "
-                "the token, 5 when the Bot API cannot be reached.")
+                "terminal chat over the bundled demo articles (data/demo.db), asked as of their last day. "
+                "Exit 2 when Telegram refuses the token, 5 when the Bot API cannot be reached.")
+    p.add_argument("--now", metavar="DATE", help=f"the day questions are asked, {NOW_FORMAT}; default today "
+                   "(the demo chat: the demo articles' last day)")
     p.set_defaults(func=cmd_run)
 
     p = command("reindex", "rebuild the index aside and swap it in (cached vectors reused)")
@@ -465,6 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modes", default="bm25,dense,hybrid", help="comma-separated retrieval modes to score")
     p.add_argument("--limit", type=int, default=0, help="only the first N questions")
     p.add_argument("--no-now", action="store_true", help="do not give the question's date as now")
+    p.add_argument("--no-unanswerable", action="store_true",
+                   help="skip the unanswerable set (the written questions, and the dev questions asked of "
+                        f"a store of the first {2000:,} Reuters 1987 stories)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a setting")
     p.add_argument("--alerts", action="store_true",
                    help="topic alerts on the Reuters dev split instead of questions (README: Alert evaluation)")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from contextlib import asynccontextmanager
-from datetime import date
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatAction, ParseMode
@@ -81,9 +81,16 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await send_html(update.effective_message, [help_text(stats, s.is_admin(update))])
 
 
+def without_mention(text: str, username: str | None) -> str:
+    """The question without "@thebot" (how groups address it): the bot's name is no search term."""
+    if username:
+        text = re.sub(rf"(?<!\w)@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE)
+    return " ".join(text.split())
+
+
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
-    text = (message.text or "").strip()
+    text = without_mention(message.text or "", context.bot.username)
     if not text:
         return
     s = services(context)
@@ -91,7 +98,7 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     try:
         async with typing(update, context):
-            answer = await s.run(s.engine.answer, text, now=date.today(), more=MORE_QUOTES)
+            answer = await s.run(s.engine.answer, text, now=s.now(), more=MORE_QUOTES)
     except Exception:  # noqa: BLE001 - the user gets a reply, the log gets the trace
         log.exception("answering failed")
         await message.reply_text("Sorry, something went wrong while answering that. Please try again.")
@@ -132,7 +139,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     topic = " ".join(context.args or [])
     if topic:
         async with typing(update, context):
-            answer = await s.run(s.engine.answer, f"latest {topic}", now=date.today())
+            answer = await s.run(s.engine.answer, f"latest {topic}", now=s.now())
         await send_html(update.effective_message, render_html(answer))
         return
     headers = await s.run(s.engine.store.latest, LATEST_STORIES)

@@ -54,7 +54,10 @@ def format_date(iso: str | None) -> str:
 
 
 def _no_answer_lines(answer: Answer) -> list[str]:
-    lines = ["Nothing in the store answers that." if answer.question else "Ask me a question about the news."]
+    if answer.note:
+        lines = [answer.note]
+    else:
+        lines = ["Nothing in the store answers that." if answer.question else "Ask me a question about the news."]
     if answer.suggestions:
         lines.append("Closest stories I have:")
     return lines
@@ -93,7 +96,7 @@ def render_text(answer: Answer) -> str:
         first = group[0]
         source = " · ".join(x for x in (first.title, format_date(first.date), first.url or "") if x)
         blocks.append("\n".join(quoted(q.text) for q in group) + f"\n    — {source}")
-    return "\n\n".join(blocks)
+    return "\n\n".join(([answer.note] if answer.note else []) + blocks)
 
 
 def _escaped_chunks(text: str, size: int = QUOTE_CHUNK) -> list[str]:
@@ -140,6 +143,8 @@ def render_html(answer: Answer) -> list[str]:
         lines += [f"• {escaped(title, TITLE_MAX)}" for title in answer.suggestions]
         return split_messages(["\n".join(lines)])
     blocks = [block for group in _by_article(answer.quotes) for block in _group_html(group)]
+    if answer.note:
+        blocks.insert(0, html.escape(answer.note))
     return split_messages(blocks)
 
 

@@ -69,13 +69,13 @@ def configure_logging(config: Config, verbose: bool) -> None:
         handler.addFilter(redact)
 
 
-def run_bot(config: Config, open_index, verbose: bool = False) -> int:
+def run_bot(config: Config, open_index, verbose: bool = False, now=None) -> int:
     """`open_index(engine)` loads and catches up the index (the CLI shows a progress bar)."""
     configure_logging(config, verbose)
     t = config.telegram
     with Engine(config) as engine:
         open_index(engine)
-        app = build_application(engine, config)
+        app = build_application(engine, config, now=now)
         log.info("newsbot starting (%s, %d articles)", t.mode, engine.store.stats()["articles"])
         try:
             if t.mode == "webhook":

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 
 from telegram import Update
@@ -46,6 +47,7 @@ class Services:
     feed_poller: FeedPoller | None = None
     stopping: threading.Event = field(default_factory=threading.Event)  # shutdown: long work stops early
     limiter: QuestionLimiter | None = None
+    now: Callable[[], date] = date.today  # the day questions are asked (`newsbot run --now`)
 
     background: set[asyncio.Task] = field(default_factory=set)
     stats_cache: StatsCache = field(default_factory=lambda: StatsCache())

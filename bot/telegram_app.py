@@ -47,7 +47,7 @@ CHATS_AND_CHANNELS = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POS
 
 
 def build_application(engine: Engine, config: Config, *, timeout_s: float = 10.0,
-                      rate_limit_retries: int = 2) -> Application:
+                      rate_limit_retries: int = 2, now=None) -> Application:
     t = config.telegram
     application = (
         ApplicationBuilder()
@@ -68,6 +68,8 @@ def build_application(engine: Engine, config: Config, *, timeout_s: float = 10.0
         engine=engine, config=config, executor=ThreadPoolExecutor(QUESTION_WORKERS, thread_name_prefix="newsbot"),
         limiter=QuestionLimiter(t.questions_per_minute),
     )
+    if now is not None:
+        application.bot_data[KEY].now = lambda: now
     add_handlers(application, config.telegram.admins)
     return application
 

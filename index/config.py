@@ -68,7 +68,13 @@ class RetrievalConfig:
     recency_half_life_days: float = 60.0
     recency_weight: float = 0.5
     max_quotes: int = 3
+    # "Nothing answers that" unless the best article is close in meaning and holds the question's
+    # terms (share of their idf weight): weak_coverage at cosine ≥ min_relevance, min_coverage at
+    # ≥ close_relevance; or one sentence holds 75 % of the evidence (README, Evaluation).
     min_relevance: float = 0.3
+    close_relevance: float = 0.4
+    min_coverage: float = 0.3
+    weak_coverage: float = 0.6
     duplicate_threshold: float = 0.6
     vector_dtype: str = "float16"  # float32 | float16 | int8: how the index holds passage vectors
 

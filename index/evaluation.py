@@ -25,6 +25,11 @@ from .ingest import ingest_documents
 from .readers import record_to_document
 
 POOLS = ("pool_quick", "pool_standard")
+# The unanswerable store: the first REUTERS_SAMPLE stories of the 1987 Reuters wire. No dev question
+# (2022 news) is answered there, so every answer it gives is a false one.
+REUTERS_POOL = "reuters_sample"
+REUTERS_SAMPLE = 2000
+UNANSWERABLE = Path(__file__).with_name("evalsets") / "unanswerable.txt"
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,31 @@ def load_questions(eval_dir: Path) -> list[Question]:
     return out
 
 
+def load_unanswerable(path: Path = UNANSWERABLE) -> list[tuple[str, date]]:
+    """Questions no news store answers (general knowledge, the future), each `YYYY-MM-DD<TAB>question`:
+    asked of the eval pool, where a reply with quotes is a false answer."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            day, _, question = line.partition("\t")
+            out.append((question.strip(), date.fromisoformat(day.strip())))
+    return out
+
+
+def pool_ids(eval_dir: Path, pool: str) -> set[str]:
+    if pool == REUTERS_POOL:
+        ids = []
+        with gzip.open(eval_dir / "reuters-21578.jsonl.gz", "rt", encoding="utf-8") as handle:
+            for line in handle:
+                ids.append(json.loads(line)["id"])
+                if len(ids) == REUTERS_SAMPLE:
+                    break
+        return set(ids)
+    return set((eval_dir / f"{pool}.txt").read_text().split())
+
+
 def pool_records(eval_dir: Path, pool: str) -> Iterator[dict]:
-    ids = set((eval_dir / f"{pool}.txt").read_text().split())
+    ids = pool_ids(eval_dir, pool)
     for name in ("articles.jsonl.gz", "reuters-21578.jsonl.gz"):
         path = eval_dir / name
         if not path.exists():
@@ -80,7 +108,7 @@ def pool_engine(config: Config, eval_dir: Path, pool: str, cache_dir: Path) -> E
     store_path = cache_dir / f"{pool}.db"
     config = dataclasses.replace(config, store=dataclasses.replace(config.store, path=str(store_path)))
     engine = Engine(config)
-    expected = len(set((eval_dir / f"{pool}.txt").read_text().split()))
+    expected = len(pool_ids(eval_dir, pool))
     if engine.store.stats()["articles"] < expected:
         docs = (record_to_document(r, f"{pool}:{r['id']}", config.ingest.max_file_bytes)
                 for r in pool_records(eval_dir, pool))
@@ -89,12 +117,19 @@ def pool_engine(config: Config, eval_dir: Path, pool: str, cache_dir: Path) -> E
 
 
 def evaluate(engine: Engine, questions: list[Question], modes=("bm25", "dense", "hybrid"),
-             use_now: bool = True, progress: Callable[[int], None] | None = None) -> dict:
+             use_now: bool = True, progress: Callable[[int], None] | None = None,
+             unanswerable: list[tuple[str, date]] | None = None,
+             wire: Engine | None = None) -> dict:
+    """Per mode: article recall@1/5/10 and MRR; over the answerable questions, the answer in the
+    first quote, in the (up to three) quotes, in the reply (quotes and their titles), and "nothing"
+    said (missed answers); the first quote's article gold (right date); and the share of
+    unanswerable questions given quotes (false answers): the written ones asked of this pool, and
+    the dev questions asked of the Reuters wire store `wire` when given."""
     results = {}
     for mode in modes:
         hits = {1: 0, 5: 0, 10: 0}
         rr = 0.0
-        answerable = in_quote = right_date = 0
+        answerable = first = three = reply = missed = right_date = 0
         started = time.perf_counter()
         for q in questions:
             answer = engine.answer(q.question, now=q.asked if use_now else None, mode=mode)
@@ -104,23 +139,44 @@ def evaluate(engine: Engine, questions: list[Question], modes=("bm25", "dense", 
                 hits[k] += bool(rank and rank <= k)
             rr += 1.0 / rank if rank else 0.0
             if q.answer_in_gold_text:
+                texts = [x.text for x in answer.quotes]
                 answerable += 1
-                in_quote += answer_in(q.answer, [x.text for x in answer.quotes])
+                first += answer_in(q.answer, texts[:1])
+                three += answer_in(q.answer, texts)
+                reply += answer_in(q.answer, texts + [x.title for x in answer.quotes])
+                missed += answer.no_answer
             right_date += bool(answer.quotes and answer.quotes[0].article_id in q.gold)
             if progress:
                 progress(1)
         n = len(questions) or 1
+        elapsed = time.perf_counter() - started
+        false = asked = 0
+        for text, day in unanswerable or []:
+            false += not engine.answer(text, now=day if use_now else None, mode=mode).no_answer
+            asked += 1
+        if wire is not None:
+            for q in questions:
+                false += not wire.answer(q.question, now=q.asked if use_now else None, mode=mode).no_answer
+                asked += 1
         results[mode] = {
             "recall@1": hits[1] / n, "recall@5": hits[5] / n, "recall@10": hits[10] / n,
-            "mrr": rr / n, "answer_in_quote": in_quote / (answerable or 1), "right_date": right_date / n,
-            "questions": len(questions), "ms_per_question": 1000 * (time.perf_counter() - started) / n,
+            "mrr": rr / n, "first_quote": first / (answerable or 1), "answer_in_quote": three / (answerable or 1),
+            "answer_in_reply": reply / (answerable or 1), "right_date": right_date / n,
+            "missed_answer": missed / (answerable or 1),
+            "false_answer": false / asked if asked else None, "unanswerable": asked,
+            "questions": len(questions), "ms_per_question": 1000 * elapsed / n,
         }
     return results
 
 
+COLUMNS = [("recall@1", "R@1"), ("recall@5", "R@5"), ("recall@10", "R@10"), ("mrr", "MRR"),
+           ("first_quote", "1st quote"), ("answer_in_quote", "3 quotes"), ("answer_in_reply", "reply"),
+           ("right_date", "date"), ("false_answer", "false ans"), ("missed_answer", "missed ans")]
+
+
 def format_table(results: dict, title: str) -> str:
-    columns = ["recall@1", "recall@5", "recall@10", "mrr", "answer_in_quote", "right_date"]
-    lines = [title, f"{'method':8} " + " ".join(f"{c:>15}" for c in columns)]
+    lines = [title, f"{'method':8} " + " ".join(f"{label:>10}" for _, label in COLUMNS)]
     for mode, row in results.items():
-        lines.append(f"{mode:8} " + " ".join(f"{row[c]:15.3f}" for c in columns))
+        cells = [f"{row[c]:10.3f}" if row.get(c) is not None else f"{'-':>10}" for c, _ in COLUMNS]
+        lines.append(f"{mode:8} " + " ".join(cells))
     return "\n".join(lines)

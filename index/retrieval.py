@@ -93,6 +93,36 @@ class Retriever:
             hits = self._newest_relevant_first(hits)
         return SearchResult(hits[:k], scope, tokens, idf)
 
+    def newest(self, scope: TimeScope, now: date | None, k: int) -> list[ArticleHit]:
+        """The k newest dated articles inside the scope's window (or up to now when it has none),
+        newest first: what "what happened last week?" asks for. No fallback to the whole store:
+        an empty window is an empty answer."""
+        index = self.manager.current
+        if index is None:
+            return []
+        with index.lock:
+            days = index.day.view
+            allowed = days != NO_DAY
+            if now is not None:
+                allowed &= days <= now.toordinal()
+            if scope.start:
+                allowed &= days >= scope.start.toordinal()
+            if scope.end:
+                allowed &= days <= scope.end.toordinal()
+            rows = np.flatnonzero(allowed)
+            seqs = index.article_seq.view[rows].astype(np.int64)
+            row_days = days[rows].astype(np.int64)
+            pidx = index.passage_idx.view[rows]
+        order = np.lexsort((-seqs, -row_days))  # newest day first, then the latest saved
+        hits: dict[int, ArticleHit] = {}
+        for i in order:
+            seq = int(seqs[i])
+            if seq not in hits:
+                if len(hits) == k:
+                    break
+                hits[seq] = ArticleHit(seq=seq, score=1.0, passages=[(int(pidx[i]), 1.0)], day=int(row_days[i]))
+        return list(hits.values())
+
     @staticmethod
     def _newest_relevant_first(hits: list[ArticleHit]) -> list[ArticleHit]:
         """"latest …": among the articles that match well (half the top score or more), newest first."""

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from .tokenize import tokenize
+
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 _MONTHS["sept"] = 9
@@ -117,3 +119,16 @@ def parse_time(question: str, now: date) -> TimeScope:
         cut(r"\b(?:recently|lately)\b")
     return TimeScope(start=start, end=end, recent=recent, text=" ".join(text.split()) or question,
                      asks_when=bool(WHEN_QUESTION.search(question)))
+
+
+# Words that ask for news in general, not about a topic: "What is the latest news?", "What
+# happened last week?", "Any headlines today?".
+GENERIC = frozenset(tokenize(
+    "news happened happening happen going on stories story headlines headline new events event updates update "
+    "anything something top biggest main big important world tell me show give any there whats what's "
+    "day week month year"))
+
+
+def is_broad(scope: TimeScope) -> bool:
+    """A question with no topic left once its time expression is taken out."""
+    return not (set(tokenize(scope.text)) - GENERIC)

@@ -21,7 +21,7 @@ from index.config import CONFIG_ENV, TOKEN_ENV
 pytestmark = pytest.mark.slow
 
 DEMO = Path(__file__).resolve().parents[1] / "index" / "demo" / "stories.jsonl"
-KEYS = {"question", "no_answer", "quotes", "articles", "suggestions"}
+KEYS = {"question", "no_answer", "quotes", "articles", "suggestions", "note"}
 QUOTE_KEYS = {"text", "article_id", "title", "date", "url", "score"}
 PAY = "How much did the rail workers' pay rise?"
 HEAT = "What was the highest temperature ever recorded in Port Alder?"
@@ -151,6 +151,39 @@ def test_chat_reads_questions_from_stdin(capsys, db, monkeypatch):
     assert code == 0
     assert "“Port Alder recorded its highest temperature ever" in out and "41.2 degrees" in out
     assert "New winter ferry links Port Alder with Gull Island" in out
+
+
+def test_chat_asks_as_of_now_when_given(capsys, db, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("What happened with the rail strike this week?\n"))
+    code, out, err = run(capsys, "--store", db, "chat", "--now", "2026-11-24")
+    assert code == 0 and "asking as of 2026-11-24" in err
+    assert out.startswith("Nothing on that from 17 Nov 2026 to 24 Nov 2026. The latest I have:")
+    assert "Rail strike ends as workers accept 6.5 percent pay rise · 22 Oct 2026" in out
+
+
+def test_the_readme_demo_exchange_is_what_the_demo_chat_says(capsys, db, monkeypatch):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- demo-exchange:", 1)[1].split("```\n", 1)[1].split("```", 1)[0]
+    lines = block.splitlines()
+    banner, questions = lines[0], [line[len("you> "):] for line in lines if line.startswith("you> ")]
+    expected = "\n".join(line for line in lines[1:] if not line.startswith("you> "))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(q + "\n" for q in questions)))
+    code, out, err = run(capsys, "--store", db, "chat", "--now", "2026-11-24")
+    assert code == 0 and len(questions) == 3
+    assert banner.split(" (")[0] in err
+    assert out.strip() == expected.strip()
+
+
+def test_chat_and_run_refuse_a_bad_now(capsys, db):
+    code, _, err = run(capsys, "--store", db, "chat", "--now", "someday")
+    assert code == 2 and "--now" in err
+
+
+def test_the_demo_chat_asks_as_of_the_demo_articles_last_day():
+    from bot.cli import demo_day
+
+    days = [json.loads(line)["date"][:10] for line in DEMO.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert demo_day() == date.fromisoformat(max(days)) == date(2026, 11, 24)
 
 
 def test_chat_ends_at_end_of_input(capsys, db, monkeypatch):

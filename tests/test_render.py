@@ -140,3 +140,18 @@ def test_render_html_oversized_quote_keeps_every_message_well_formed():
     for m in messages:
         assert m.count("<blockquote>") == m.count("</blockquote>"), m[:40] + " … " + m[-40:]
         assert m.count("<b>") == m.count("</b>") and m.count("<i>") == m.count("</i>")
+
+
+def test_a_note_is_said_before_the_quotes_in_text_and_html():
+    noted = Answer(question="What happened with the rail strike this week?", no_answer=False, quotes=[quote()],
+                   articles=["a-1"], note="Nothing on that from 17 Nov 2026 to 24 Nov 2026. The latest I have:")
+    assert render_text(noted).startswith("Nothing on that from 17 Nov 2026 to 24 Nov 2026. The latest I have:\n\n“")
+    (message,) = render_html(noted)
+    assert message.startswith("Nothing on that from 17 Nov 2026 to 24 Nov 2026. The latest I have:\n\n<blockquote>")
+
+
+def test_a_note_replaces_the_nothing_line_when_a_window_is_empty():
+    empty = Answer(question="What happened in December 2025?", no_answer=True,
+                   note="No stories from 1 Dec 2025 to 31 Dec 2025 in the store.")
+    assert render_text(empty) == "No stories from 1 Dec 2025 to 31 Dec 2025 in the store."
+    assert render_html(empty) == ["No stories from 1 Dec 2025 to 31 Dec 2025 in the store."]

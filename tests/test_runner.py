@@ -176,3 +176,18 @@ def test_an_unreachable_bot_api_is_one_line_and_its_own_exit_code(tmp_path):
     assert result.returncode == 5
     assert "cannot reach the Bot API" in result.stderr
     assert "Traceback" not in result.stderr and "The above exception" not in result.stderr
+
+
+def test_run_now_sets_the_day_the_bot_asks_on(demo_engine):
+    """`newsbot run --now DATE`: the Telegram bot asks every question as of that day."""
+    import dataclasses
+    from datetime import date
+
+    from bot.services import KEY
+    from bot.telegram_app import build_application
+
+    config = dataclasses.replace(demo_engine.config, telegram=dataclasses.replace(
+        demo_engine.config.telegram, token="123456:TEST-token"))
+    asked_on = build_application(demo_engine, config, now=date(2026, 11, 24)).bot_data[KEY]
+    assert asked_on.now() == date(2026, 11, 24)
+    assert build_application(demo_engine, config).bot_data[KEY].now() == date.today()

@@ -550,3 +550,13 @@ async def test_why_shows_the_topic_words_found_and_the_passage_that_matched(bot,
     await api.wait_for(lambda: sum("Why this matched" in t for t in texts_to(api, USER)) == before + 1)
     hint = await reply_to(api, USER, "/why", contains="Reply /why")
     assert "❔" in hint
+
+
+def test_the_bots_mention_is_no_part_of_the_question():
+    from bot.conversation import without_mention
+
+    assert without_mention("@newsbot_test_bot what happened at Port Alder harbour?", "newsbot_test_bot") \
+        == "what happened at Port Alder harbour?"
+    assert without_mention("What did @NewsBot_Test_Bot say?", "newsbot_test_bot") == "What did say?"
+    assert without_mention("mail me@newsbot_test_bot.example", "newsbot_test_bot") == "mail me@newsbot_test_bot.example"
+    assert without_mention("  no mention  ", None) == "no mention"
