@@ -126,20 +126,18 @@ class SqlFeedsMixin:
 
     def known_article_urls(self, urls: list[str]) -> set[str]:
         """Which of these (normalised) URLs an article already has: the same story in another feed."""
-        found: set[str] = set()
-        for start in range(0, len(urls), 500):
-            chunk = urls[start:start + 500]
-            found.update(r[0] for r in self._rows(
-                f"SELECT url FROM articles WHERE url IN ({','.join('?' * len(chunk))})", chunk))
-        return found
+        return self._present("url", urls)
 
     def known_article_ids(self, ids: list[str]) -> set[str]:
         """Which of these article ids the store has (a feed's items are checked before any work)."""
+        return self._present("id", ids)
+
+    def _present(self, column: str, values: list[str]) -> set[str]:
         found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+        for start in range(0, len(values), 500):
+            chunk = values[start:start + 500]
             found.update(r[0] for r in self._rows(
-                f"SELECT id FROM articles WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+                f"SELECT {column} FROM articles WHERE {column} IN ({','.join('?' * len(chunk))})", chunk))
         return found
 
     def feed_counts(self) -> dict[str, int]:
