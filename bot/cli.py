@@ -20,6 +20,7 @@ from datetime import date
 
 from index.config import Config, ConfigError, load_config, validate, with_store_path
 from index.engine import Engine
+from index.retrieval import MODES
 from index.index_manager import IndexSaveError
 from index.store import Store, StoreError, open_store, require_existing
 from index.store.base import has_password
@@ -437,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(nothing published later is quoted, recent news is favoured)")
     p.add_argument("--batch", metavar="FILE.jsonl", help='one {"question", "now"?} per line; one JSON answer per '
                    "line out (exit 1 when some line failed)")
-    p.add_argument("--mode", default="hybrid", choices=["hybrid", "bm25", "dense"],
+    p.add_argument("--mode", default="hybrid", choices=MODES,
                    help="retrieval: hybrid (default), BM25 alone (no model loaded) or embeddings alone")
     p.add_argument("--json", action="store_true", help="the answer as JSON (quotes, ranked article ids, …)")
     p.set_defaults(func=cmd_ask)

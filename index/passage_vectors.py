@@ -4,9 +4,13 @@ vector (a quarter), grown in place as passages are added, checked when loaded.""
 
 from __future__ import annotations
 
+import typing
+
 import numpy as np
 
-VECTOR_DTYPES = ("float32", "float16", "int8")
+from .config import VectorDtype
+
+VECTOR_DTYPES: tuple[str, ...] = typing.get_args(VectorDtype)
 
 
 class _Growable:

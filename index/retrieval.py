@@ -9,19 +9,21 @@ measurement on the evaluation set (README, "Evaluation").
 
 from __future__ import annotations
 
+import typing
+
 from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 
-from .config import RetrievalConfig
+from .config import Mode, RetrievalConfig
 from .embedding import Embedder
 from .index_manager import IndexManager
 from .search_index import NO_DAY
 from .timeparse import TimeScope, parse_time
 from .tokenize import tokenize
 
-MODES = ("hybrid", "bm25", "dense")
+MODES: tuple[str, ...] = typing.get_args(Mode)
 RECENT_FLOOR = 0.5
 
 
@@ -51,11 +53,40 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     return valid[np.argsort(-scores[valid], kind="stable")]
 
 
+def rrf_fusion(ranked, n: int, depth: int, cfg: RetrievalConfig) -> np.ndarray:
+    """Reciprocal rank fusion: each method adds weight / (k + rank) for its top `depth`."""
+    fused = np.full(n, -np.inf)
+    for scores, weight in ranked:
+        top = _top(scores, depth)
+        contribution = weight / (cfg.rrf_k + np.arange(1, len(top) + 1))
+        fused[top] = np.where(np.isfinite(fused[top]), fused[top], 0.0) + contribution
+    return fused
+
+
+def weighted_fusion(ranked, n: int, depth: int, cfg: RetrievalConfig) -> np.ndarray:
+    """Each method's top `depth` scores, min-max normalised, weighted and summed: score gaps survive,
+    so a recency factor reorders only comparably good matches."""
+    fused = np.full(n, -np.inf)
+    for scores, weight in ranked:
+        top = _top(scores, depth)
+        if not len(top):
+            continue
+        values = scores[top]
+        lo, hi = values.min(), values.max()
+        normalised = (values - lo) / (hi - lo) if hi > lo else np.ones_like(values)
+        fused[top] = np.where(np.isfinite(fused[top]), fused[top], 0.0) + weight * normalised
+    return fused
+
+
+FUSIONS = {"rrf": rrf_fusion, "weighted": weighted_fusion}  # retrieval.fusion names one
+
+
 class Retriever:
     def __init__(self, manager: IndexManager, embedder: Embedder, config: RetrievalConfig):
         self.manager = manager
         self.embedder = embedder
         self.config = config
+        self._fusion = FUSIONS[config.fusion]  # chosen once, not branched on per question
 
     def search(self, question: str, now: date | None = None, mode: str = "hybrid", k: int = 30) -> SearchResult:
         if mode not in MODES:
@@ -149,27 +180,12 @@ class Retriever:
         return allowed
 
     def _fuse(self, bm25: np.ndarray | None, dense: np.ndarray | None, n: int, depth: int) -> np.ndarray:
-        cfg = self.config
         if dense is None:
             return bm25
         if bm25 is None:
             return dense
-        fused = np.full(n, -np.inf)
-        if cfg.fusion == "rrf":
-            for scores, weight in ((bm25, cfg.bm25_weight), (dense, cfg.dense_weight)):
-                top = _top(scores, depth)
-                contribution = weight / (cfg.rrf_k + np.arange(1, len(top) + 1))
-                fused[top] = np.where(np.isfinite(fused[top]), fused[top], 0.0) + contribution
-            return fused
-        for scores, weight in ((bm25, cfg.bm25_weight), (dense, cfg.dense_weight)):
-            top = _top(scores, depth)
-            if not len(top):
-                continue
-            values = scores[top]
-            lo, hi = values.min(), values.max()
-            normalised = (values - lo) / (hi - lo) if hi > lo else np.ones_like(values)
-            fused[top] = np.where(np.isfinite(fused[top]), fused[top], 0.0) + weight * normalised
-        return fused
+        cfg = self.config
+        return self._fusion(((bm25, cfg.bm25_weight), (dense, cfg.dense_weight)), n, depth, cfg)
 
     def _recency(self, days: np.ndarray, now: date) -> np.ndarray:
         """exp decay by age with a floor: old news still answers, recent news answers first."""

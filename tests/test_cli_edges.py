@@ -108,3 +108,38 @@ def test_the_chat_at_a_terminal_has_line_editing_and_history(tmp_path):
         os.close(leader)
     assert b"^[[A" not in seen
     assert "/stats" in (tmp_path / ".newsbot_history").read_text()
+
+
+@pytest.mark.parametrize("toml,key", [('[retrieval]\nfusion = "borda"\n', "retrieval.fusion"),
+                                      ('[retrieval]\nvector_dtype = "bf16"\n', "retrieval.vector_dtype"),
+                                      ('[telegram]\nmode = "carrier"\n', "telegram.mode"),
+                                      ('[feeds]\nfull_text = "sometimes"\n', "feeds.full_text")])
+def test_a_setting_with_choices_names_them_when_given_another(tmp_path, toml, key):
+    from index.config import ConfigError, load_config
+
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=rf"{key} must be one of .*, got"):
+        load_config(path, env={})
+
+
+def test_the_choices_are_typed_once_and_read_where_they_are_needed():
+    import typing
+
+    from index.config import Fusion, Mode, VectorDtype
+    from index.passage_vectors import VECTOR_DTYPES
+    from index.retrieval import FUSIONS, MODES
+
+    assert VECTOR_DTYPES == typing.get_args(VectorDtype) and MODES == typing.get_args(Mode)
+    assert set(FUSIONS) == set(typing.get_args(Fusion))
+    ask = next(p for name, p in _subparsers(build_parser()).items() if name == "ask")
+    assert tuple(next(a for a in ask._actions if a.dest == "mode").choices) == MODES
+
+
+def test_a_set_override_is_checked_against_the_choices_too():
+    from bot.cli import _override
+    from index.config import Config, ConfigError
+
+    assert _override(Config(), ["retrieval.fusion=rrf"]).retrieval.fusion == "rrf"
+    with pytest.raises(ConfigError, match="retrieval.fusion must be one of rrf, weighted"):
+        _override(Config(), ["retrieval.fusion=borda"])
