@@ -273,7 +273,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     import os
     from pathlib import Path
 
-    from index import evaluation
+    evaluation = _checkout_module("evaluation")
 
     from .progress import progress_bar
 
@@ -314,7 +314,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
 
 def _eval_alerts(args: argparse.Namespace, config: Config, eval_dir, cache) -> int:
     """`newsbot eval --alerts`: topic alerts on the Reuters dev split, through the bot's own path."""
-    from index import alert_eval
+    alert_eval = _checkout_module("alert_eval")
 
     missing = alert_eval.eval_data_missing(eval_dir)
     if missing:
@@ -333,12 +333,12 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
     """Speed, memory and scale on ../shared/eval, each figure beside a peer measured in the same run."""
     from pathlib import Path
 
-    from index import bench
+    bench = _checkout_module(None)
 
     if args.feeds:  # needs no eval data: its feeds are generated and served on loopback
         import runpy
 
-        script = Path(__file__).resolve().parents[1] / "scripts" / "bench_feeds.py"
+        script = Path(__file__).resolve().parents[1] / "scripts" / "bench_feeds.py"  # needs no eval data
         if not script.is_file():
             print("newsbot bench --feeds runs from a checkout (scripts/bench_feeds.py)", file=sys.stderr)
             return EXIT_USAGE
@@ -522,6 +522,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-dir", default=str(_default_eval_dir()), help="the evaluation data (../shared/eval)")
     p.set_defaults(func=cmd_bench)
     return parser
+
+
+def _checkout_module(name: str | None):
+    """A module of the top-level `bench/` package (evaluation and benchmarks): development tools
+    beside the library, not shipped in the wheel, so these commands run from a checkout."""
+    import importlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "bench" / "__init__.py").is_file():
+        raise ConfigError("newsbot eval and newsbot bench run from a checkout of newsbot (its bench/ folder)")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module(f"bench.{name}" if name else "bench")
 
 
 def _default_eval_dir():

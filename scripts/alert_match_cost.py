@@ -21,13 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from index.bench.alerts import random_unit_vectors, topic_texts
-from index.config import load_config
-from index.embedding import text_hash
-from index.engine import Engine
-from index.search_index import passage_text
-from index.tokenize import tokenize
-from index.topic_match import Topic, TopicMatcher
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ is a checkout package, not installed
+
+from bench.alerts import random_unit_vectors, topic_texts  # noqa: E402
+from index.config import load_config  # noqa: E402
+from index.embedding import text_hash  # noqa: E402
+from index.engine import Engine  # noqa: E402
+from index.search_index import passage_text  # noqa: E402
+from index.tokenize import tokenize  # noqa: E402
+from index.topic_match import Topic, TopicMatcher  # noqa: E402
 
 LEARNED_FALLBACK = "run `newsbot eval --alerts --json > FILE` and pass FILE for the learned thresholds"
 

@@ -111,7 +111,7 @@ class OrtEncoder:
 def passages(config: Config, n_articles: int) -> list[str]:
     """The passage texts of the first n eval articles, as the bench's ingest part embeds them."""
     from index.articles import Unusable, build_article
-    from index.bench.data import iter_records
+    from bench.data import iter_records
     from index.readers import Unreadable, record_to_document
     from index.search_index import passage_text
 
@@ -141,7 +141,7 @@ def throughput(encode, texts: list[str], tokens: int, repeats: int = 2) -> float
 
 def recall(config: Config, encoder, pool: str, cache: Path) -> dict:
     """Evaluation of pool with `encoder` (None: the cached torch vectors, as `newsbot eval`)."""
-    from index import evaluation
+    from bench import evaluation
     from index.engine import Engine
     from index.search_index import passage_text
 

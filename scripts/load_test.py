@@ -27,15 +27,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # bench/ is a checkout package, not installed
 sys.path.insert(0, str(ROOT / "tests"))
 
 import numpy as np  # noqa: E402
 
-from index.bench import fill_corpus_store  # noqa: E402
+from bench import fill_corpus_store  # noqa: E402
 from index.config import Config, ModelConfig, StoreConfig, TelegramConfig  # noqa: E402
 from index.embedding import Embedder, text_hash  # noqa: E402
 from index.engine import Engine  # noqa: E402
-from index.evaluation import load_questions  # noqa: E402
+from bench.evaluation import load_questions  # noqa: E402
 from index.search_index import passage_text  # noqa: E402
 from index.store import open_store  # noqa: E402
 

@@ -1,10 +1,10 @@
-"""How `newsbot eval --alerts` scores topics (index/alert_eval.py): the arithmetic and the report,
+"""How `newsbot eval --alerts` scores topics (bench/alert_eval.py): the arithmetic and the report,
 on hand-made results (the run itself reads ../shared/eval and is measured, not unit-tested)."""
 
 import numpy as np
 
-from index.alert_eval import AlertEvalOptions, TopicResult, format_report, prf, summarise
-from index.alert_topics import EVAL_TOPICS
+from bench.alert_eval import AlertEvalOptions, TopicResult, format_report, prf, summarise
+from bench.alert_topics import EVAL_TOPICS
 
 
 def test_precision_recall_and_f1_of_alerts():

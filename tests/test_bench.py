@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from conftest import SHARED_DIR
 
-from index import bench
+import bench
 from index.bm25 import Bm25Params
 from index.config import Config, IngestConfig
 from index.embedding import text_hash
-from index.evaluation import load_questions
+from bench.evaluation import load_questions
 from index.search_index import IndexShape, SearchIndex, passage_text
 from index.store import SqliteStore
 from index.timeparse import parse_time

@@ -2,7 +2,7 @@
 does and saves it (build time, build peak RSS, size on disk); `serve` loads it as a server starts,
 times the real answer path by stage (peak RSS read here), then the peers on the same data: bm25s,
 rank-bm25 where it finishes, numpy brute force for the dense stage, and what each peer's index
-adds to the RSS. `python -m index.bench --one-size N --phase build|serve` runs one phase."""
+adds to the RSS. `python -m bench --one-size N --phase build|serve` runs one phase."""
 
 from __future__ import annotations
 
@@ -20,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..answers import Answerer
-from ..bm25 import Bm25Params
-from ..config import RetrievalConfig
-from ..retrieval import Retriever, _top
-from ..index_manager import IndexManager
-from ..search_index import IndexShape, SearchIndex
-from ..store import SqliteStore
-from ..tokenize import tokenize
+from index.answers import Answerer
+from index.bm25 import Bm25Params
+from index.config import RetrievalConfig
+from index.retrieval import Retriever, _top
+from index.index_manager import IndexManager
+from index.search_index import IndexShape, SearchIndex
+from index.store import SqliteStore
+from index.tokenize import tokenize
 from .data import PassageTable, ReplicaStore, build_search_index, load_queries
 from .measure import (
     current_rss_mb,
@@ -45,7 +45,7 @@ RANK_BM25_LIMIT_S = 2.0  # rank-bm25 is timed only where one query takes less th
 RANK_BM25_PROBE = 20_000  # its cost is linear in passages: probed on this many, then extrapolated
 RANK_BM25_QUERIES = 20  # queries timed on rank-bm25 (near a second each at 100k passages)
 STAGES = ("bm25", "dense", "fusion", "sentences", "articles")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]  # the checkout: `python -m bench` runs from there
 
 
 class StageClock:
@@ -287,7 +287,7 @@ def measure_serve(workdir: Path, n: int) -> dict:
 
 def _run_phase(workdir: Path, n: int, phase: str) -> dict:
     out = workdir / f"{phase}-{n}.json"
-    command = [sys.executable, "-m", "index.bench", "--one-size", str(n), "--phase", phase,
+    command = [sys.executable, "-m", "bench", "--one-size", str(n), "--phase", phase,
                "--workdir", str(workdir), "--out", str(out)]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
                           check=False)
@@ -310,7 +310,7 @@ def run_size(workdir: Path, n: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m index.bench --one-size N --phase build|serve --workdir W --out PATH`: one size's
+    """`python -m bench --one-size N --phase build|serve --workdir W --out PATH`: one size's
     phase, for run_size."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--one-size", type=int, required=True)

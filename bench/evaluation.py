@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .config import Config
-from .engine import Engine
-from .ingest import ingest_documents
-from .readers import record_to_document
+from index.config import Config
+from index.engine import Engine
+from index.ingest import ingest_documents
+from index.readers import record_to_document
 
 POOLS = ("pool_quick", "pool_standard")
 # The unanswerable store: the first REUTERS_SAMPLE stories of the 1987 Reuters wire. No dev question

@@ -38,8 +38,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Config
-from ..store import SqliteStore
+from index.config import Config
+from index.store import SqliteStore
 from .alerts import ALERT_ARTICLES, ALERT_TOPICS, measure_alerts
 from .data import (
     PassageTable,
@@ -88,9 +88,9 @@ def parse_sizes(text: str) -> tuple[int, ...]:
 def run_benchmark(config: Config, eval_dir: Path, options: BenchOptions, log: Log = lambda _: None,
                   embedder=None) -> dict:
     """The whole benchmark; returns the report (the JSON written by `newsbot bench`)."""
-    from ..embedding import Embedder
-    from ..engine import bm25_params
-    from ..evaluation import load_questions
+    from index.embedding import Embedder
+    from index.engine import bm25_params
+    from .evaluation import load_questions
 
     model_config = dataclasses.replace(config.model, threads=options.threads or config.model.threads)
     if options.model and embedder is None:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bm25 import Bm25Params
-from ..search_index import IndexShape, SearchIndex, day_number, passage_text
-from ..timeparse import parse_time
-from ..tokenize import tokenize
+from index.bm25 import Bm25Params
+from index.search_index import IndexShape, SearchIndex, day_number, passage_text
+from index.timeparse import parse_time
+from index.tokenize import tokenize
 from .measure import percentile_ms, random_unit_vectors
 
 EVAL_FILES = ("articles.jsonl.gz", "reuters-21578.jsonl.gz")
@@ -49,8 +49,8 @@ def fill_corpus_store(store, eval_dir: Path, passage_words: int, min_passages: i
                       max_file_bytes: int) -> None:
     """Save real articles, built by ingestion's own code, until the store holds enough of both (or
     the data runs out). Duplicates and unusable records are skipped as ingestion skips them."""
-    from ..articles import Unusable, build_article
-    from ..readers import Unreadable, record_to_document
+    from index.articles import Unusable, build_article
+    from index.readers import Unreadable, record_to_document
 
     passages = articles = 0
     for number, record in enumerate(iter_records(eval_dir)):

@@ -1,4 +1,4 @@
-"""`python -m index.bench --one-size N --phase build|serve --workdir W --out PATH`: one phase of
+"""`python -m bench --one-size N --phase build|serve --workdir W --out PATH`: one phase of
 one size, run by run_size in a fresh interpreter."""
 
 import sys

@@ -31,13 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
+from index.config import Config
+from index.engine import Engine
+from index.ingest import ingest_documents
+from index.readers import record_to_document
+from index.tokenize import tokenize
+from index.topic_match import fuse
+
 from .alert_topics import EVAL_TOPICS, EvalTopic
-from .config import Config
-from .engine import Engine
-from .ingest import ingest_documents
-from .readers import record_to_document
-from .tokenize import tokenize
-from .topic_match import fuse
 
 STORIES = "reuters-21578.jsonl.gz"
 LABELS = "reuters_topics_dev.jsonl"
@@ -124,7 +125,7 @@ def prf(alerts: int, hits: int, relevant: int) -> tuple[float, float, float]:
 
 
 def _copy_vectors(source_path: Path, target) -> None:
-    from .store import SqliteStore
+    from index.store import SqliteStore
 
     source = SqliteStore(source_path)
     try:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bm25 import Bm25Params
-from ..config import Config
-from ..embedding import text_hash
-from ..index_manager import IndexManager
-from ..search_index import passage_text
-from ..store import SqliteStore
+from index.bm25 import Bm25Params
+from index.config import Config
+from index.embedding import text_hash
+from index.index_manager import IndexManager
+from index.search_index import passage_text
+from index.store import SqliteStore
 from .data import iter_records
 from .measure import random_unit_vectors
 
@@ -70,9 +70,9 @@ def measure_ingest(config: Config, eval_dir: Path, embedder, n_articles: int, wo
     its truncation: what the encoder actually processes."""
     from itertools import islice
 
-    from ..engine import bm25_params
-    from ..ingest import ingest_documents
-    from ..readers import Unreadable, record_to_document
+    from index.engine import bm25_params
+    from index.ingest import ingest_documents
+    from index.readers import Unreadable, record_to_document
 
     docs = []
     for i, record in enumerate(islice(iter_records(eval_dir), n_articles)):

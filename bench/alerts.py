@@ -30,13 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bm25 import Bm25Index, Bm25Params
-from ..config import Config
-from ..embedding import text_hash
-from ..search_index import passage_text
-from ..tokenize import tokenize
-from ..topic_match import Topic, TopicMatcher, fuse
-from ..topics import TopicError, parse_topic
+from index.bm25 import Bm25Index, Bm25Params
+from index.config import Config
+from index.embedding import text_hash
+from index.search_index import passage_text
+from index.tokenize import tokenize
+from index.topic_match import Topic, TopicMatcher, fuse
+from index.topics import TopicError, parse_topic
 
 ALERT_TOPICS = (10_000, 100_000)
 ALERT_ARTICLES = 60  # articles matched per topic count (the issue asks for at least 50)
@@ -99,7 +99,7 @@ def sample_articles(corpus_store, n: int, key: str, embedder, dimension: int, ti
                     ) -> tuple[list, list[np.ndarray], str]:
     """n real articles and their passage vectors: cached ones from the eval cache where it holds
     them all, else embedded now (or random unit vectors without a model)."""
-    from ..store import SqliteStore
+    from index.store import SqliteStore
 
     for path in _cache_stores(key):
         store = SqliteStore(path)
