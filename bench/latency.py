@@ -23,7 +23,7 @@ import numpy as np
 from index.answers import Answerer
 from index.bm25 import Bm25Params
 from index.config import RetrievalConfig
-from index.retrieval import Retriever, _top
+from index.retrieval import Retriever, top_k
 from index.index_manager import IndexManager
 from index.search_index import IndexShape, SearchIndex
 from index.store import SqliteStore
@@ -53,6 +53,15 @@ class StageClock:
 
     def __init__(self):
         self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def stage(self, name: str):
+        """The answer path's own stage hook (Answerer.stage)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - started
 
     def wrap(self, stage: str, call: Callable) -> Callable:
         def timed(*args, **kwargs):
@@ -85,17 +94,18 @@ class _TimedVectors:
 
 @contextmanager
 def instrumented(answerer: Answerer, index: SearchIndex, clock: StageClock):
-    """Clocks around the real methods one answer calls. Instance attributes shadow the methods for
-    the duration and are removed afterwards; a missing method fails here rather than silently."""
-    wrapped = [(index.bm25, "scores_and_matches", "bm25"), (answerer.retriever, "search", "search"),
-               (answerer, "_relevant", "sentences"), (answerer, "_quotes", "sentences")]
+    """Clocks on the answer path: its own stage hook ("search", "sentences"), and around the two
+    public scoring calls inside search (BM25's, and the vectors' product), so fusion is the rest."""
+    wrapped = [(index.bm25, "scores_and_matches", "bm25")]
     for owner, name, stage in wrapped:
         setattr(owner, name, clock.wrap(stage, getattr(owner, name)))
     vectors = index.vectors
     index.vectors = _TimedVectors(vectors, clock)
+    untimed, answerer.stage = answerer.stage, clock.stage
     try:
         yield
     finally:
+        answerer.stage = untimed
         index.vectors = vectors
         for owner, name, _ in wrapped:
             delattr(owner, name)
@@ -137,7 +147,7 @@ def time_answers(answerer: Answerer, index: SearchIndex, queries: list[dict]) ->
 
 def bm25_top(index: SearchIndex) -> Callable[[list[str]], np.ndarray]:
     """Ours, like-for-like with the peers: every passage's score, then the retriever's top-k."""
-    return lambda tokens: _top(index.bm25.scores_and_matches(tokens)[0], TOP_K)
+    return lambda tokens: top_k(index.bm25.scores_and_matches(tokens)[0], TOP_K)
 
 
 def time_bm25_vs_bm25s(index: SearchIndex, corpus: list[list[str]], params: Bm25Params,
@@ -175,7 +185,7 @@ def bm25_agrees(ours: np.ndarray, theirs: np.ndarray, k: int = 10) -> bool:
     """Equal scores (to 1e-9) and the same top-k, ties allowed to fall either way."""
     if not np.allclose(ours, theirs, rtol=1e-9, atol=1e-9):
         return False
-    top = _top(ours, k)
+    top = top_k(ours, k)
     return bool(np.allclose(np.sort(theirs[top])[::-1], np.sort(theirs)[::-1][: len(top)], rtol=1e-9, atol=1e-9))
 
 
@@ -212,7 +222,7 @@ def time_dense(index: SearchIndex, query_vectors: list[np.ndarray]) -> dict:
     vectors = index.vectors.view if index.vectors.dtype == "float32" else index.vectors.take(slice(None))
     k = min(TOP_K, len(vectors))
     seconds = time_blocks({
-        "ours": lambda q: _top(index.vectors.scores(q), TOP_K),
+        "ours": lambda q: top_k(index.vectors.scores(q), TOP_K),
         "numpy": lambda q: np.argpartition(-(vectors @ q), k - 1)[:k],
     }, query_vectors)
     return {"dense_p50_ms": percentile_ms(seconds["ours"], 50),

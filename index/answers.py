@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
@@ -77,6 +79,10 @@ class Answer:
         }
 
 
+def _untimed(stage: str) -> AbstractContextManager:
+    return nullcontext()
+
+
 class Answerer:
     def __init__(self, store, retriever: Retriever, config: RetrievalConfig):
         self.store = store
@@ -84,6 +90,9 @@ class Answerer:
         self.config = config
         self._shingle_cache: dict[int, set[int]] = {}
         self._shingle_lock = threading.Lock()
+        # stage(name) is a context manager around each stage of an answer: a benchmark sets a
+        # clock here ("search", "sentences"); answering itself never needs it
+        self.stage: Callable[[str], AbstractContextManager] = _untimed
 
     def answer(self, question: str, now: date | None = None, mode: str = "hybrid", more: int = 0) -> Answer:
         question = " ".join(question.split())
@@ -92,9 +101,11 @@ class Answerer:
         scope = parse_time(question, now or date.today())
         if is_broad(scope):
             return self._window_stories(question, scope, now)
-        result = self.retriever.search(question, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30))
+        with self.stage("search"):
+            result = self.retriever.search(question, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30))
         hits, articles = self._distinct_stories(result.hits)
-        answer = self.compose(question, result, hits, articles, mode, more)
+        with self.stage("sentences"):
+            answer = self.compose(question, result, hits, articles, mode, more)
         if answer.no_answer and scope.bounded and not (scope.start and scope.start > (now or date.today())):
             return self._before_window(answer, scope, now, mode) or answer
         return answer

@@ -44,7 +44,7 @@ class SearchResult:
     idf: dict[str, float]
 
 
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indexes of the k best finite scores, best first."""
     valid = np.flatnonzero(np.isfinite(scores))
     if len(valid) > k:
@@ -57,7 +57,7 @@ def rrf_fusion(ranked, n: int, depth: int, cfg: RetrievalConfig) -> np.ndarray:
     """Reciprocal rank fusion: each method adds weight / (k + rank) for its top `depth`."""
     fused = np.full(n, -np.inf)
     for scores, weight in ranked:
-        top = _top(scores, depth)
+        top = top_k(scores, depth)
         contribution = weight / (cfg.rrf_k + np.arange(1, len(top) + 1))
         fused[top] = np.where(np.isfinite(fused[top]), fused[top], 0.0) + contribution
     return fused
@@ -68,7 +68,7 @@ def weighted_fusion(ranked, n: int, depth: int, cfg: RetrievalConfig) -> np.ndar
     so a recency factor reorders only comparably good matches."""
     fused = np.full(n, -np.inf)
     for scores, weight in ranked:
-        top = _top(scores, depth)
+        top = top_k(scores, depth)
         if not len(top):
             continue
         values = scores[top]
@@ -111,7 +111,7 @@ class Retriever:
                 dense[~allowed] = -np.inf
             idf = index.bm25.idf_of(set(tokens))
             fused = self._fuse(bm25, dense, n, cfg.candidates)
-            candidates = _top(fused, cfg.candidates * 2)
+            candidates = top_k(fused, cfg.candidates * 2)
             scores = fused[candidates]
             cand_days = days[candidates]
             seqs = index.article_seq.view[candidates]
