@@ -74,7 +74,7 @@ def _items(feed: int, count: int) -> list[Item]:
 
 
 def run(feeds: int, items: int, hosts: int, rounds: int, config: FeedsConfig, latency_s: float) -> dict:
-    servers = [FeedServer(f"127.0.0.{h + 1}", latency_s=latency_s) for h in range(hosts)]
+    servers = [FeedServer(f"127.0.0.{h + 1}", latency_s=latency_s, record=False) for h in range(hosts)]
     urls = []
     for n in range(feeds):
         server = servers[n % hosts]

@@ -67,8 +67,9 @@ class FeedRoute:
 
 
 class FeedServer:
-    def __init__(self, host: str = "127.0.0.1", latency_s: float = 0.0):
+    def __init__(self, host: str = "127.0.0.1", latency_s: float = 0.0, record: bool = True):
         self.latency_s = latency_s  # every answer waits this long first: a server across a network
+        self.record = record  # keep every request (tests read them; a benchmark's memory must not grow)
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
         self._lock = threading.Lock()
@@ -79,8 +80,9 @@ class FeedServer:
 
             def do_GET(self) -> None:  # noqa: N802 - the standard library's name
                 request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
-                with server._lock:
-                    server.requests.append(request)
+                if server.record:
+                    with server._lock:
+                        server.requests.append(request)
                 if server.latency_s:
                     time.sleep(server.latency_s)
                 route = server.routes.get(self.path.split("?")[0])
