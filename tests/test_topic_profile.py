@@ -9,7 +9,7 @@ from index.topic_profile import (
     article_scores,
     build_profile,
     calibrated_threshold,
-    judged_threshold,
+    judged_rise,
     unit,
 )
 
@@ -84,13 +84,24 @@ def test_a_threshold_follows_its_topic_s_score_scale():
     assert calibrated_threshold(high, SETTINGS) > calibrated_threshold(low, SETTINGS) + 0.15
 
 
-def test_dislikes_above_every_like_raise_the_threshold_past_them_and_likes_alone_keep_it():
-    liked = np.array([0.50, 0.55, 0.60])
-    assert judged_threshold(0.45, liked, np.array([]), SETTINGS) == 0.45
-    raised = judged_threshold(0.45, liked, np.array([0.46, 0.47]), SETTINGS)
-    assert 0.47 < raised <= 0.50
-    # a dislike among the likes cannot be separated without losing likes: the threshold stays
-    assert judged_threshold(0.45, liked, np.array([0.52]), SETTINGS) == 0.45
+def test_judged_precision_moves_the_threshold_down_when_high_and_up_when_low():
+    assert judged_rise(4, 0, SETTINGS) == SETTINGS.rise  # too few judgements to say anything
+    assert judged_rise(10, 0, SETTINGS) < SETTINGS.rise  # every alert liked: stories are being missed
+    assert judged_rise(7, 3, SETTINGS) == SETTINGS.rise
+    assert judged_rise(4, 6, SETTINGS) > SETTINGS.rise  # mostly disliked: too many alerts
+
+
+def test_a_chat_that_likes_every_alert_gets_a_lower_threshold():
+    rng = np.random.default_rng(7)
+    vectors, seqs, direction = archive(rng)
+    coverage = np.r_[np.full(len(seqs) - 12, 0.3), np.ones(12)]  # topic words: some everywhere, all in related
+    before = build_profile(direction, coverage, Matrix(vectors), seqs, RETRIEVAL, SETTINGS, 0.6)
+    liked = [int(s) for s in seqs[-6:]]  # the related archive articles
+    after = build_profile(direction, coverage, Matrix(vectors), seqs, RETRIEVAL, SETTINGS, 0.6, liked=liked)
+    assert after.liked == 6 and after.threshold < before.threshold
+    disliked = build_profile(direction, coverage, Matrix(vectors), seqs, RETRIEVAL, SETTINGS, 0.6,
+                             liked=liked[:2], disliked=liked[2:])
+    assert disliked.threshold > after.threshold
 
 
 def test_judgements_pull_the_profile_toward_liked_stories_and_away_from_disliked_ones():
