@@ -89,7 +89,7 @@ def ingest_lines(report) -> list[str]:
 
 
 def render_text(answer: Answer) -> str:
-    if answer.no_answer:
+    if answer.no_answer and not answer.quotes:  # with quotes: the note says why, the quote what there is
         return "\n".join(_no_answer_lines(answer) + [f"  • {t}" for t in answer.suggestions])
     blocks = []
     for group in _by_article(answer.quotes):
@@ -138,7 +138,7 @@ def _group_html(group: list[Quote]) -> list[str]:
 
 def render_html(answer: Answer) -> list[str]:
     """Telegram messages (HTML parse mode), split between quotes to stay under 4,096 characters."""
-    if answer.no_answer:
+    if answer.no_answer and not answer.quotes:
         lines = [html.escape(line) for line in _no_answer_lines(answer)]
         lines += [f"• {escaped(title, TITLE_MAX)}" for title in answer.suggestions]
         return split_messages(["\n".join(lines)])

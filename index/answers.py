@@ -24,7 +24,7 @@ from .dedupe import is_near_duplicate, shingles
 from .models import Article
 from .retrieval import ArticleHit, Retriever, SearchResult
 from .sentence_choice import QuestionTerms, coverage, lede_prior, sentence_evidence, sentence_spans
-from .timeparse import TimeScope, is_broad, parse_time
+from .timeparse import TimeScope, future_marks, is_broad, names_any, parse_time
 
 MIN_ARTICLES = 10
 QUOTED_ARTICLES = 3  # quotes are chosen among the sentences of this many top articles
@@ -106,9 +106,38 @@ class Answerer:
         hits, articles = self._distinct_stories(result.hits)
         with self.stage("sentences"):
             answer = self.compose(question, result, hits, articles, mode, more)
-        if answer.no_answer and scope.bounded and not (scope.start and scope.start > (now or date.today())):
-            return self._before_window(answer, scope, now, mode) or answer
+        today = now or date.today()
+        ahead = scope.start is not None and scope.start > today  # a window after now: plans made before it
+        marks = future_marks(question, scope, today)
+        if marks and not answer.no_answer:
+            return self._about_future(answer, marks, articles)
+        if scope.bounded and not ahead and (answer.no_answer or result.window_empty):
+            return self._before_window(answer, scope, now, mode) or self._nothing_in_window(answer, scope)
         return answer
+
+    @staticmethod
+    def _about_future(answer: Answer, marks: frozenset[str], articles: dict[int, Article]) -> Answer:
+        """A question about a time after now ("in 2031", "the 2034 World Cup") is answered only by
+        articles that name that time: what was announced for then. Others are about something
+        else (today's price for "the price of gold in December 2029"), so without one, nothing
+        answers."""
+        speaking = {a.id for a in articles.values() if names_any(f"{a.title}\n{a.text}", marks)}
+        kept = [q for q in answer.quotes if q.article_id in speaking]
+        if kept:
+            return dataclasses.replace(answer, quotes=kept, more=[q for q in answer.more if q.article_id in speaking])
+        when = " or ".join(sorted(marks))
+        return dataclasses.replace(
+            answer, no_answer=True, quotes=[], more=[], suggestions=list(dict.fromkeys(q.title for q in answer.quotes)),
+            note=f"Nothing in the store says what happens in {when}.")
+
+    @staticmethod
+    def _nothing_in_window(answer: Answer, scope: TimeScope) -> Answer:
+        """An answer found only outside the question's (empty) window is no answer to it."""
+        if answer.no_answer:
+            return answer
+        return dataclasses.replace(answer, no_answer=True, quotes=[], more=[],
+                                   suggestions=list(dict.fromkeys(q.title for q in answer.quotes)),
+                                   note=f"Nothing on that {_window_words(scope)}.")
 
     def _window_stories(self, question: str, scope: TimeScope, now: date | None) -> Answer:
         """A question with no topic beyond its time ("latest news", "what happened last week"):
@@ -129,8 +158,10 @@ class Answerer:
                       note=f"The newest stories {_window_words(scope)}:")
 
     def _before_window(self, missed: Answer, scope: TimeScope, now: date | None, mode: str) -> Answer | None:
-        """A topic question whose window holds nothing on the topic: when older stories do, say so
-        and quote the latest of them (its date shows how old it is)."""
+        """A topic question whose window holds nothing on the topic (or no story at all): when
+        older stories do, say so and quote the latest of them (its date shows how old it is). It
+        stays a "nothing answers that": the quote is what the store has instead, not an answer
+        about the window (a 2022 question of a 1987 wire gets no 1987 story as its answer)."""
         result = self.retriever.search(scope.text, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30))
         hits, articles = self._distinct_stories(result.hits)
         if not hits or not self._relevant(hits[0], articles.get(hits[0].seq), result, mode):
@@ -139,7 +170,7 @@ class Answerer:
         latest = max((h for h in hits if h.score >= floor), key=lambda h: h.day)
         quotes, _ = self._quotes([latest], articles, result)
         return dataclasses.replace(
-            missed, no_answer=False, quotes=quotes[:1], articles=[articles[h.seq].id for h in hits],
+            missed, no_answer=True, quotes=quotes[:1], more=[], articles=[articles[h.seq].id for h in hits],
             suggestions=[], note=f"Nothing on that {_window_words(scope)}. The latest I have:")
 
     def compose(self, question: str, result: SearchResult, hits: list[ArticleHit], articles: dict[int, Article],

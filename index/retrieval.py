@@ -42,6 +42,7 @@ class SearchResult:
     scope: TimeScope
     tokens: list[str]
     idf: dict[str, float]
+    window_empty: bool = False  # the question's window held no article, so the whole store was searched
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -101,7 +102,7 @@ class Retriever:
             if n == 0:
                 return SearchResult([], scope, tokens, {})
             days = index.day.view
-            allowed = self._allowed(days, scope, now)
+            allowed, window_empty = self._allowed(days, scope, now)
             bm25 = dense = None
             if mode != "dense":
                 bm25, matched = index.bm25.scores_and_matches(tokens)
@@ -122,7 +123,7 @@ class Retriever:
         hits = self._group(seqs, pidx, scores, cos, cand_days)
         if scope.recent:
             hits = self._newest_relevant_first(hits)
-        return SearchResult(hits[:k], scope, tokens, idf)
+        return SearchResult(hits[:k], scope, tokens, idf, window_empty)
 
     def newest(self, scope: TimeScope, now: date | None, k: int) -> list[ArticleHit]:
         """The k newest dated articles inside the scope's window (or up to now when it has none),
@@ -165,7 +166,9 @@ class Retriever:
         return relevant + [h for h in hits if h.score < floor]
 
     @staticmethod
-    def _allowed(days: np.ndarray, scope: TimeScope, now: date | None) -> np.ndarray:
+    def _allowed(days: np.ndarray, scope: TimeScope, now: date | None) -> tuple[np.ndarray, bool]:
+        """Which passages may answer, and whether the question's window held none (then none of
+        the window applies: the answerer says the window is empty and what the store has instead)."""
         allowed = np.ones(len(days), bool)
         if now is not None:  # nothing published after the question was asked
             allowed &= days <= now.toordinal()
@@ -175,9 +178,10 @@ class Retriever:
                 window &= days >= scope.start.toordinal()
             if scope.end:
                 window &= days <= scope.end.toordinal()
-            if (window & allowed).any():  # a window with nothing in it falls back to no window
-                allowed &= window
-        return allowed
+            if not (window & allowed).any():
+                return allowed, True
+            allowed &= window
+        return allowed, False
 
     def _fuse(self, bm25: np.ndarray | None, dense: np.ndarray | None, n: int, depth: int) -> np.ndarray:
         if dense is None:

@@ -60,7 +60,8 @@ def parse_time(question: str, now: date) -> TimeScope:
             text = (text[: match.start()] + " " + text[match.end() :]).strip()
         return match
 
-    if cut(r"\btoday\b|\bthis morning\b|\btonight\b"):
+    # "today's teens" is the present in general, not a day: a possessive is no date
+    if cut(r"\btoday\b(?!['’]s)|\bthis morning\b|\btonight\b(?!['’]s)"):
         start = end = now
     elif cut(r"\byesterday\b"):
         start = end = now - timedelta(days=1)
@@ -132,3 +133,23 @@ GENERIC = frozenset(tokenize(
 def is_broad(scope: TimeScope) -> bool:
     """A question with no topic left once its time expression is taken out."""
     return not (set(tokenize(scope.text)) - GENERIC)
+
+
+def future_marks(question: str, scope: TimeScope, now: date) -> frozenset[str]:
+    """What a sentence must say to speak of the future the question asks about: a year after now
+    named in the question ("the 2034 World Cup", "in 2031"), and the month of a window after now
+    ("in March 2027": "March"). Empty when the question asks about nothing after now. An archive
+    only knows the future as plans announced before it ("the summit will be held in March"); a
+    sentence that names no such time answers something else (today's gold price for "the price of
+    gold in December 2029")."""
+    marks = {year for year in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", question) if int(year) > now.year}
+    if scope.start and scope.start > now:
+        if scope.start.year > now.year:
+            marks.add(str(scope.start.year))
+        if scope.end and (scope.start.year, scope.start.month) == (scope.end.year, scope.end.month):
+            marks.add(calendar.month_name[scope.start.month])
+    return frozenset(marks)
+
+
+def names_any(text: str, marks: frozenset[str]) -> bool:
+    return any(re.search(rf"(?<![\w]){re.escape(mark)}(?![\w])", text, re.I) for mark in marks)

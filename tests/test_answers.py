@@ -323,12 +323,28 @@ def test_an_empty_window_says_so(demo_engine):
 
 
 def test_a_topic_with_nothing_in_its_window_gives_the_latest_older_story(demo_engine):
+    """It says nothing answers the question as asked, and shows what there is instead."""
     answer = demo_engine.answer("What happened with the rail strike this week?", now=DEMO_DAY)
-    assert not answer.no_answer
+    assert answer.no_answer
     assert answer.note.startswith("Nothing on that")
     assert len(answer.quotes) == 1
     assert answer.quotes[0].article_id == "demo-025"  # the strike's last story, 22 Oct
     assert "strike" in answer.quotes[0].text
+
+
+def test_a_window_without_any_story_is_not_answered_from_outside_it(demo_engine):
+    """Asked years after the newest story, "this week" holds nothing: a story from before is no
+    answer to it (a 2022 question of a 1987 wire), though it is shown as the latest there is."""
+    answer = demo_engine.answer("What happened with the rail strike this week?", now=date(2031, 5, 5))
+    assert answer.no_answer
+    assert answer.note.startswith("Nothing on that from 28 Apr 2031 to 5 May 2031.")
+    assert [q.article_id for q in answer.quotes] == ["demo-025"]
+
+
+def test_a_question_about_a_later_year_needs_a_story_that_names_it(demo_engine):
+    answer = demo_engine.answer("Who will lead the Northwind Rail union in 2031?", now=DEMO_DAY)
+    assert answer.no_answer and answer.quotes == []
+    assert answer.note == "Nothing in the store says what happens in 2031."
 
 
 def test_a_future_date_asks_about_plans_made_before_now(demo_engine):

@@ -143,7 +143,8 @@ def test_render_html_oversized_quote_keeps_every_message_well_formed():
 
 
 def test_a_note_is_said_before_the_quotes_in_text_and_html():
-    noted = Answer(question="What happened with the rail strike this week?", no_answer=False, quotes=[quote()],
+    """Also where nothing answers as asked and the quote is what the store has instead."""
+    noted = Answer(question="What happened with the rail strike this week?", no_answer=True, quotes=[quote()],
                    articles=["a-1"], note="Nothing on that from 17 Nov 2026 to 24 Nov 2026. The latest I have:")
     assert render_text(noted).startswith("Nothing on that from 17 Nov 2026 to 24 Nov 2026. The latest I have:\n\n“")
     (message,) = render_html(noted)

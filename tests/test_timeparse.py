@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from index.timeparse import parse_time
+from index.timeparse import future_marks, parse_time
 
 NOW = date(2026, 11, 25)  # a Wednesday
 
@@ -22,6 +22,22 @@ def test_today_and_yesterday():
     assert scope.text == "What happened in Port Alder?"
     assert window("Who resigned yesterday at Quillnest?") == (NOW - timedelta(days=1),) * 2
     assert parse_time("Who resigned yesterday at Quillnest?", NOW).text == "Who resigned at Quillnest?"
+
+
+def test_today_s_as_a_possessive_is_no_date():
+    assert window("Which country banned tobacco for today’s teens?") == (None, None)
+    assert window("What are today's headlines?") == (None, None)
+
+
+def test_future_marks_are_the_later_years_and_the_month_of_a_later_window():
+    def marks(question):
+        return future_marks(question, parse_time(question, NOW), NOW)
+
+    assert marks("Who will win the 2034 FIFA World Cup?") == {"2034"}
+    assert marks("What will the price of gold be in December 2029?") == {"2029", "December"}
+    assert marks("What will Port Alder host in March 2027?") == {"2027", "March"}
+    assert marks("Who won the 2022 World Cup?") == frozenset()
+    assert marks("What happened this week?") == frozenset()
 
 
 def test_this_week_covers_the_last_seven_days():
