@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sqlite3
 import sys
 from datetime import date
 
@@ -565,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (StoreError, sqlite3.Error) as exc:
+    except StoreError as exc:
         print(f"newsbot: store error: {redacted_text(str(exc))}", file=sys.stderr)
         return EXIT_STORE
     except IndexSaveError as exc:  # a full disk or a read-only folder: one line, not a traceback

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-import sqlite3
 from datetime import datetime, timedelta, timezone
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -159,7 +158,7 @@ def _guarded(origin: str, report: IngestReport, work: Callable[[], None], file: 
         work()
     except (Unreadable, Unusable) as exc:
         report.reject(origin, str(exc), file)
-    except (StoreError, sqlite3.Error, KeyboardInterrupt):
+    except (StoreError, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001
         log.exception("ingest failed for %s", origin)

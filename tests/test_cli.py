@@ -310,11 +310,11 @@ def test_stats_reads_a_store_without_writing_to_it(capsys, tmp_path, db, story):
     capsys.readouterr()
     os.chmod(tmp_path, 0o555)  # nobody may create files beside it (root may: checked by mode=ro below)
     try:
-        from index.store import SqliteStore
+        from index.store import SqliteStore, StoreError
 
         with SqliteStore(db, read_only=True) as store:
             assert store.stats()["articles"] == 1
-            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            with pytest.raises(StoreError, match="readonly"):
                 store.set_meta("x", "y")
     finally:
         os.chmod(tmp_path, 0o755)

@@ -17,12 +17,6 @@ TEXT = (
     "Officials said the harbour would stay closed until Friday.\n\n"
     "Emergency services said no one had been seriously hurt. Several roads remained closed."
 )
-try:
-    import psycopg
-
-    DATABASE_ERRORS: tuple = (sqlite3.Error, StoreError, psycopg.Error)
-except ImportError:  # pragma: no cover - psycopg is a dependency; kept importable without it
-    DATABASE_ERRORS = (sqlite3.Error, StoreError)
 OTHER = "The city council approved next year's budget on Tuesday after a long debate about buses."
 
 
@@ -140,6 +134,15 @@ def test_many_vector_lookups_at_once(store):
     assert len(found) == 1200 and found["h1199"][0] == 1199
 
 
+def test_a_driver_error_in_a_read_is_a_store_error_naming_the_store(store):
+    with store._write():
+        store._run("DROP TABLE outbox")
+    with pytest.raises(StoreError) as caught:
+        store.due_alerts("9999", limit=10, per_chat=1)
+    assert store.location() in str(caught.value)
+    assert isinstance(caught.value.__cause__, store.DRIVER_ERRORS)
+
+
 def test_integrity_check_of_a_sound_store_is_empty(store, make_article):
     assert store.integrity_check() == []
     store.save(make_article(TEXT))
@@ -150,7 +153,7 @@ def test_a_save_that_fails_midway_leaves_nothing(store, make_article):
     article = make_article(TEXT, id="broken")
     bad_sentence = Sentence(index=0, paragraph=0, text=None)  # violates sentences.text NOT NULL
     broken = dataclasses.replace(article, sentences=(bad_sentence, *article.sentences[1:]))
-    with pytest.raises(DATABASE_ERRORS):
+    with pytest.raises(StoreError, match="NOT NULL|null value"):  # the driver's error, as the store's own
         store.save(broken)
     assert store.get("broken") is None
     assert store.stats()["articles"] == 0

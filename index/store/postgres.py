@@ -36,6 +36,7 @@ def redacted(url: str) -> str:
 
 
 class PostgresStore(SqlStore):
+    DRIVER_ERRORS = (psycopg.Error,)
     _claim_lock_clause = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, url: str, *, allow_migrating: bool = False):
@@ -58,11 +59,12 @@ class PostgresStore(SqlStore):
 
     # -- backend hooks ----------------------------------------------------------------------
     def _run(self, sql: str, params=()):
-        return self._db.execute(_dialect(sql), params)
+        with self._driver_errors():
+            return self._db.execute(_dialect(sql), params)
 
     def _run_many(self, sql: str, rows: list) -> None:
         if rows:
-            with self._db.cursor() as cursor:
+            with self._driver_errors(), self._db.cursor() as cursor:
                 cursor.executemany(_dialect(sql), rows)
 
     def _begin(self):

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..models import Article, Passage, Sentence
-from .base import MIGRATING_KEY, ArticleHeader, SaveResult, now_iso
+from .base import MIGRATING_KEY, ArticleHeader, SaveResult, StoreError, now_iso, redact
 from .sql_alerts import SqlAlertsMixin
 from .sql_feeds import SqlFeedsMixin
 
@@ -24,9 +24,12 @@ ARTICLE_COLUMNS = "seq, id, title, date, source, url, text, content_hash, saved_
 
 
 class SqlStore(SqlAlertsMixin, SqlFeedsMixin):
-    """Backend hooks: _run, _run_many, _begin (a write transaction), _serialize_saves."""
+    """Backend hooks: _run, _run_many, _begin (a write transaction), _serialize_saves, and
+    DRIVER_ERRORS, the driver's exception classes: they leave the store as StoreError, so callers
+    (ingestion, the CLI, the bot) handle one error type whatever the backend."""
 
     path = None  # a file path where the store is one (the index is kept beside it)
+    DRIVER_ERRORS: tuple[type[BaseException], ...] = ()
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -48,16 +51,23 @@ class SqlStore(SqlAlertsMixin, SqlFeedsMixin):
         or a reader following the change feed could step over one still being written."""
 
     @contextmanager
+    def _driver_errors(self):
+        try:
+            yield
+        except self.DRIVER_ERRORS as exc:
+            raise StoreError(f"store {redact(self.location())}: {redact(str(exc).strip())}") from exc
+
+    @contextmanager
     def _write(self):
-        with self._lock, self._begin():
+        with self._lock, self._driver_errors(), self._begin():  # a failed COMMIT is a StoreError too
             yield
 
     def _rows(self, sql: str, params: tuple | list = ()) -> list[tuple]:
-        with self._lock:
+        with self._lock, self._driver_errors():
             return self._run(sql, params).fetchall()
 
     def _one(self, sql: str, params: tuple | list = ()):
-        with self._lock:
+        with self._lock, self._driver_errors():
             return self._run(sql, params).fetchone()
 
     # -- identity -----------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from .sql_store import SqlStore
 
 
 class SqliteStore(SqlStore):
+    DRIVER_ERRORS = (sqlite3.Error,)
+
     def __init__(self, path: str | Path, *, allow_migrating: bool = False, read_only: bool = False):
         """`read_only` (stats, list, show): the file is opened with SQLite's mode=ro, so nothing
         is written to it (no WAL switch, no migration); a missing file is created as usual. A
@@ -78,10 +80,12 @@ class SqliteStore(SqlStore):
 
     # -- backend hooks ----------------------------------------------------------------------
     def _run(self, sql: str, params=()):
-        return self._db.execute(sql, params)
+        with self._driver_errors():
+            return self._db.execute(sql, params)
 
     def _run_many(self, sql: str, rows: list) -> None:
-        self._db.executemany(sql, rows)
+        with self._driver_errors():
+            self._db.executemany(sql, rows)
 
     def _begin(self):
         return _Transaction(self._db)
