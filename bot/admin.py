@@ -15,7 +15,6 @@ from pathlib import Path
 
 from telegram import Message, Update
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes
 
 from index.models import IngestReport, RawDocument
 from index.index_manager import RebuildStopped
@@ -23,7 +22,7 @@ from index.index_manager import RebuildStopped
 from .fetch import FetchError, fetch
 from .messages import stats_text
 from .render import short as _short
-from .services import Services, services
+from .services import NewsbotContext, Services
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 2.0
@@ -32,8 +31,8 @@ BAR_WIDTH = 20
 
 def admin_only(handler):
     @functools.wraps(handler)
-    async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        s = services(context)
+    async def guarded(update: Update, context: NewsbotContext) -> None:
+        s = context.services
         if not s.is_admin(update):
             user = update.effective_user
             message = update.effective_message
@@ -77,8 +76,8 @@ def progress_line(done: int, total: int, started: float) -> str:
 
 
 @admin_only
-async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def reindex(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     if (s.reindex_task and not s.reindex_task.done()) or s.engine.index.rebuilding:
         await update.effective_message.reply_text(
             "A reindex is already running; questions are answered from the current index meanwhile.")
@@ -132,8 +131,8 @@ async def _edit(message: Message, text: str) -> str | None:
 # -- /save ----------------------------------------------------------------------------------
 
 @admin_only
-async def save(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def save(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     message = update.effective_message
     arg = (message.text or "").partition(" ")[2].strip()
     if not arg:
@@ -161,9 +160,9 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 @admin_only
-async def save_forward(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def save_forward(update: Update, context: NewsbotContext) -> None:
     """A post forwarded to the bot is saved with its channel as source and its original date."""
-    s = services(context)
+    s = context.services
     message = update.effective_message
     origin = message.forward_origin
     source, url = "telegram", None
@@ -181,8 +180,8 @@ async def save_forward(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 @admin_only
-async def save_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def save_file(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     message = update.effective_message
     doc = message.document
     limit = s.config.ingest.max_file_bytes
@@ -207,8 +206,8 @@ async def save_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @admin_only
-async def ingest_folder(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def ingest_folder(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     folder = s.config.telegram.watch_folder
     if not folder or not Path(folder).is_dir():
         await update.effective_message.reply_text(
@@ -221,8 +220,8 @@ async def ingest_folder(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 @admin_only
-async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def stats(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     text = await s.run(collect_stats, s)
     await update.effective_message.reply_html(text, do_quote=False)
 

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
-from telegram.ext import ContextTypes
 
 from index.answers import Answer
 from index.topics import TopicError
@@ -18,7 +17,7 @@ from index.topics import TopicError
 from .chart import chart_caption, timeline_png, timeline_text
 from .messages import article_page, help_text, latest_text
 from .render import render_html, short
-from .services import callback_fields, callback_int, services
+from .services import NewsbotContext, callback_fields, callback_int
 
 log = logging.getLogger(__name__)
 LATEST_STORIES = 8
@@ -49,7 +48,7 @@ async def send_html(message: Message, texts: list[str], markup: InlineKeyboardMa
                 await asyncio.sleep(REPLY_RETRY_S * attempt)
 
 
-async def _typing(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _typing(update: Update, context: NewsbotContext) -> None:
     try:
         await context.bot.send_chat_action(update.effective_chat.id, ChatAction.TYPING)
     except TelegramError:  # cosmetic: never let it stop the answer
@@ -57,7 +56,7 @@ async def _typing(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @asynccontextmanager
-async def typing(update: Update, context: ContextTypes.DEFAULT_TYPE):
+async def typing(update: Update, context: NewsbotContext):
     """"typing…" for as long as the work takes (Telegram shows one chat action for ~5 s)."""
     async def keep_up() -> None:
         while True:
@@ -71,12 +70,12 @@ async def typing(update: Update, context: ContextTypes.DEFAULT_TYPE):
         task.cancel()
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start(update: Update, context: NewsbotContext) -> None:
     await help_command(update, context)
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def help_command(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     stats = await s.store_stats()
     await send_html(update.effective_message, [help_text(stats, s.is_admin(update))])
 
@@ -88,12 +87,12 @@ def without_mention(text: str, username: str | None) -> str:
     return " ".join(text.split())
 
 
-async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def question(update: Update, context: NewsbotContext) -> None:
     message = update.effective_message
     text = without_mention(message.text or "", context.bot.username)
     if not text:
         return
-    s = services(context)
+    s = context.services
     if not await s.within_limit(update):
         return
     try:
@@ -106,10 +105,10 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send_answer(message, context, answer)
 
 
-async def send_answer(message: Message, context: ContextTypes.DEFAULT_TYPE, answer: Answer) -> None:
+async def send_answer(message: Message, context: NewsbotContext, answer: Answer) -> None:
     markup = None
     if answer.more:
-        kept = context.chat_data.setdefault("more", {})
+        kept = context.chat_data.more
         token = str(message.message_id)
         kept[token] = answer
         while len(kept) > KEPT_ANSWERS:
@@ -118,10 +117,10 @@ async def send_answer(message: Message, context: ContextTypes.DEFAULT_TYPE, answ
     await send_html(message, render_html(answer), markup)
 
 
-async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def more(update: Update, context: NewsbotContext) -> None:
     query = update.callback_query
     token = query.data.partition(":")[2]
-    answer: Answer | None = context.chat_data.get("more", {}).pop(token, None)
+    answer: Answer | None = context.chat_data.more.pop(token, None)
     if answer is None:
         await query.answer("That answer is no longer kept; please ask again.", show_alert=False)
         return
@@ -134,8 +133,8 @@ async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send_html(query.message, render_html(follow_up))
 
 
-async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def latest(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     topic = " ".join(context.args or [])
     if topic:
         async with typing(update, context):
@@ -158,8 +157,8 @@ def _page_buttons(seq: int, page: int, pages: int) -> InlineKeyboardMarkup | Non
     return InlineKeyboardMarkup([row]) if row else None
 
 
-async def article(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def article(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     article_id = " ".join(context.args or [])
     if not article_id:
         await update.effective_message.reply_text("Which article? Send /article ID (ids are shown by /latest).")
@@ -172,9 +171,9 @@ async def article(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send_html(update.effective_message, [text], _page_buttons(found.seq, 0, pages))
 
 
-async def article_page_turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def article_page_turn(update: Update, context: NewsbotContext) -> None:
     query = update.callback_query
-    s = services(context)
+    s = context.services
     fields = callback_fields(query.data, 2)
     seq, page = (callback_int(fields[0]), callback_int(fields[1])) if fields else (None, None)
     found = None
@@ -191,8 +190,8 @@ async def article_page_turn(update: Update, context: ContextTypes.DEFAULT_TYPE) 
                                   reply_markup=_page_buttons(found.seq, page, pages))
 
 
-async def timeline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def timeline(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     topic = " ".join(context.args or [])
     if not topic:
         await update.effective_message.reply_text("Which topic? e.g. /timeline rail strike")

@@ -16,14 +16,13 @@ import uuid
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
 from index.opml import OpmlError
 
 from . import feed_commands
 from .admin import admin_only
 from .feed_poller import FeedPoller, add_feeds
-from .services import Services, services
+from .services import NewsbotContext, Services
 
 log = logging.getLogger(__name__)
 LIST_MAX = 25  # feeds shown in one /feeds message (problems first)
@@ -55,9 +54,9 @@ async def poll_round(s: Services, bot, every: bool = False):
     return report
 
 
-async def poll_due_feeds(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def poll_due_feeds(context: NewsbotContext) -> None:
     """The periodic job: start a round unless one is running."""
-    s = services(context)
+    s = context.services
     if s.feeds_task is None or s.feeds_task.done():
         s.feeds_task = s.spawn(_guarded_round(s, context.bot))
 
@@ -70,8 +69,8 @@ async def _guarded_round(s: Services, bot) -> None:
 
 
 @admin_only
-async def feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def feed(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     message = update.effective_message
     words = (message.text or "").split()[1:]
     if not words:
@@ -115,14 +114,14 @@ def feeds_page(s: Services) -> tuple[str, InlineKeyboardMarkup | None]:
 
 
 @admin_only
-async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def feeds(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     text, markup = await s.run(feeds_page, s)
     await update.effective_message.reply_html(text, reply_markup=markup, disable_web_page_preview=True)
 
 
-async def feed_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def feed_button(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     query = update.callback_query
     if query.from_user is None or query.from_user.id not in s.config.telegram.admins:
         log.warning("refused a feed button from user %s", query.from_user.id if query.from_user else "unknown")

@@ -14,11 +14,10 @@ import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
 from index.alerts import Explanation
 
-from .services import services
+from .services import NewsbotContext
 from .subscriptions import may_manage
 
 log = logging.getLogger(__name__)
@@ -66,8 +65,8 @@ def why_text(e: Explanation) -> str:
     return "\n".join(lines)
 
 
-async def alert_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def alert_button(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     query = update.callback_query
     try:
         _, action, raw_id = query.data.split(":")
@@ -99,7 +98,7 @@ async def alert_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         log.debug("alert buttons not edited: %s", exc)
 
 
-async def why(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def why(update: Update, context: NewsbotContext) -> None:
     """/why as a reply to an alert."""
     message = update.effective_message
     outbox_id = outbox_id_of(message.reply_to_message)
@@ -109,8 +108,8 @@ async def why(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _send_why(update, context, outbox_id)
 
 
-async def _send_why(update: Update, context: ContextTypes.DEFAULT_TYPE, outbox_id: int) -> None:
-    s = services(context)
+async def _send_why(update: Update, context: NewsbotContext, outbox_id: int) -> None:
+    s = context.services
     explanation = await s.run(s.engine.alerts.explain, update.effective_chat.id, outbox_id)
     if explanation is None:
         text = "I cannot explain that alert any more (its topic or article is gone)."

@@ -18,8 +18,9 @@ from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 
 from telegram import Update
-from telegram.ext import ContextTypes
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
+from index.answers import Answer
 from index.config import Config
 from index.engine import Engine
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from .feed_poller import FeedPoller
 
 T = TypeVar("T")
-KEY = "newsbot"
 STATS_TTL_S = 30.0  # /help's article count and sources may lag the store by this much
 
 
@@ -132,15 +132,46 @@ def callback_int(text: str) -> int | None:
     return value if value < MAX_CALLBACK_INT else None
 
 
-def limited(handler: Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]):
+def limited(handler: Callable[[Update, NewsbotContext], Awaitable[None]]):
     """The handler behind the per-user limit (see Services.within_limit)."""
     @functools.wraps(handler)
-    async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if await services(context).within_limit(update):
+    async def guarded(update: Update, context: NewsbotContext) -> None:
+        if await context.services.within_limit(update):
             await handler(update, context)
 
     return guarded
 
 
-def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    return context.application.bot_data[KEY]
+class ChatData:
+    """What a chat keeps between updates: the answers whose "More quotes" button is still live."""
+
+    def __init__(self) -> None:
+        self.more: dict[str, Answer] = {}  # message id → the answer whose extra quotes it can show
+
+
+class BotData:
+    """The application's own data: its Services, set once the application is built (python-
+    telegram-bot makes this object itself, without arguments)."""
+
+    def __init__(self) -> None:
+        self.services: Services | None = None
+
+
+class NewsbotContext(CallbackContext[ExtBot, dict, ChatData, BotData]):
+    """The context every handler gets (python-telegram-bot's ContextTypes): typed chat and bot
+    data instead of string keys into dicts."""
+
+    @property
+    def services(self) -> Services:
+        return services_of(self.application)
+
+
+CONTEXT_TYPES = ContextTypes(context=NewsbotContext, chat_data=ChatData, bot_data=BotData)
+
+
+def services_of(application: Application) -> Services:
+    found = application.bot_data.services
+    if found is None:
+        raise RuntimeError("the application was not built by build_application (no Services)")
+    return found
+

@@ -13,19 +13,18 @@ import logging
 from telegram import ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes
 
 from index.topic_match import Topic
 from index.topics import TopicError
 
 from .messages import topics_text
-from .services import Services, callback_fields, callback_int, services
+from .services import NewsbotContext, Services, callback_fields, callback_int
 
 log = logging.getLogger(__name__)
 DELIVERY_PREFIXES = {"daily:": "daily", "instant:": "instant"}
 
 
-async def may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Services) -> bool:
+async def may_manage(update: Update, context: NewsbotContext, s: Services) -> bool:
     """Private chats manage their own topics; in groups and channels only their administrators
     (or the bot's admins) do, checked on the person who typed the command or pressed the button."""
     chat = update.effective_chat
@@ -58,8 +57,8 @@ def split_delivery(text: str) -> tuple[str, str]:
     return "instant", text
 
 
-async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def subscribe(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     message, chat = update.effective_message, update.effective_chat
     if not await may_manage(update, context, s):
         await _refuse_member(update)
@@ -95,16 +94,16 @@ def topics_markup(topics: list[Topic]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-async def list_topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def list_topics(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     topics = await s.run(s.engine.alerts.topics, update.effective_chat.id)
     await update.effective_message.reply_html(
         topics_text(topics, s.config.alerts.threshold), reply_markup=topics_markup(topics), do_quote=False
     )
 
 
-async def topic_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def topic_button(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     query = update.callback_query
     chat_id = update.effective_chat.id
     if not await may_manage(update, context, s):
@@ -140,8 +139,8 @@ async def topic_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         log.debug("topics message not edited: %s", exc)
 
 
-async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+async def unsubscribe(update: Update, context: NewsbotContext) -> None:
+    s = context.services
     message = update.effective_message
     if not await may_manage(update, context, s):
         await _refuse_member(update)
@@ -157,10 +156,10 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await message.reply_text("You do not follow that topic. /topics lists yours.")
 
 
-async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def membership(update: Update, context: NewsbotContext) -> None:
     """Keep chats' active state current: a chat that blocked or removed the bot gets no alerts,
     one that adds it back gets them again."""
-    s = services(context)
+    s = context.services
     change: ChatMemberUpdated = update.my_chat_member
     chat = change.chat
     status = change.new_chat_member.status
@@ -172,9 +171,9 @@ async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         log.info("chat %s active again (%s)", chat.id, status)
 
 
-async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def migrated(update: Update, context: NewsbotContext) -> None:
     """A group became a supergroup: its topics move with it now, not at the next failed send."""
-    s = services(context)
+    s = context.services
     message = update.effective_message
     if message.migrate_to_chat_id:
         await s.run(s.engine.store.migrate_chat, message.chat.id, message.migrate_to_chat_id)

@@ -25,7 +25,6 @@ from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
     filters,
 )
@@ -38,7 +37,7 @@ from .delivery import AlertSender
 from .commands import COMMANDS as COMMAND_TABLE
 from .messages import ADMIN_COMMANDS, COMMANDS
 from .ratelimit import QuestionLimiter
-from .services import KEY, Services, limited
+from .services import CONTEXT_TYPES, NewsbotContext, Services, limited, services_of
 
 log = logging.getLogger(__name__)
 QUESTION_WORKERS = 4
@@ -62,14 +61,15 @@ def build_application(engine: Engine, config: Config, *, timeout_s: float = 10.0
         .get_updates_read_timeout(timeout_s + 30)
         .post_init(start_services)
         .post_stop(stop_services)
+        .context_types(CONTEXT_TYPES)
         .build()
     )
-    application.bot_data[KEY] = Services(
+    application.bot_data.services = Services(
         engine=engine, config=config, executor=ThreadPoolExecutor(QUESTION_WORKERS, thread_name_prefix="newsbot"),
         limiter=QuestionLimiter(t.questions_per_minute),
     )
     if now is not None:
-        application.bot_data[KEY].now = lambda: now
+        application.bot_data.services.now = lambda: now
     add_handlers(application, config.telegram.admins)
     return application
 
@@ -120,16 +120,16 @@ class AddressedToBot(filters.MessageFilter):
         return f"@{bot.username}".lower() in (message.text or "").lower()
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_command(update: Update, context: NewsbotContext) -> None:
     if update.effective_chat.type == "private":
         await update.effective_message.reply_text("I do not know that command. /help lists what I can do.")
 
 
-async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_button(update: Update, context: NewsbotContext) -> None:
     await update.callback_query.answer()
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: NewsbotContext) -> None:
     """Log the failure; a button press whose handler failed is still answered, so the client's
     spinner stops (a second answer to an answered query is refused, and that is fine)."""
     log.error("update %s failed: %s", getattr(update, "update_id", "?"), context.error, exc_info=context.error)
@@ -143,7 +143,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def start_services(app: Application) -> None:
     """Commands shown by clients, the alert sender, and the periodic check for articles saved
     by other processes (CLI ingest, another worker, the watched folder)."""
-    s: Services = app.bot_data[KEY]
+    s: Services = services_of(app)
     menus = [(BotCommandScopeDefault(), COMMANDS)]
     menus += [(BotCommandScopeChat(admin_id), COMMANDS + ADMIN_COMMANDS) for admin_id in s.config.telegram.admins]
     for scope, commands in menus:
@@ -165,10 +165,10 @@ async def start_services(app: Application) -> None:
                                         name="watch-folder")
 
 
-async def _check_new_articles(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _check_new_articles(context: NewsbotContext) -> None:
     """Start a catch-up unless one is running: under load a catch-up can outlast the interval,
     and the next tick must neither queue up behind it nor count as a missed job."""
-    s: Services = context.application.bot_data[KEY]
+    s: Services = context.services
     if s.refresh_task is None or s.refresh_task.done():
         s.refresh_task = s.spawn(_refresh(s))
 
@@ -185,8 +185,8 @@ async def _refresh(s: Services) -> None:
         s.wake_sender()
 
 
-async def _watch_folder(context: ContextTypes.DEFAULT_TYPE) -> None:
-    s: Services = context.application.bot_data[KEY]
+async def _watch_folder(context: NewsbotContext) -> None:
+    s: Services = context.services
     report = await s.run(s.engine.ingest_watched, s.config.telegram.watch_folder)
     if report.added:
         log.info("watched folder: %d new article(s)", len(report.added))
@@ -197,7 +197,7 @@ async def stop_services(app: Application) -> None:
     """Stop long work early, let the sender finish the message in hand (send, then mark), wait for
     running handlers' work; the caller then closes the store. Nothing is half-written: every
     store change is one transaction, and a stopped rebuild leaves the previous index in place."""
-    s: Services = app.bot_data[KEY]
+    s: Services = services_of(app)
     s.stopping.set()
     if s.sender is not None:
         s.sender.stop()

@@ -183,11 +183,10 @@ def test_run_now_sets_the_day_the_bot_asks_on(demo_engine):
     import dataclasses
     from datetime import date
 
-    from bot.services import KEY
     from bot.telegram_app import build_application
 
     config = dataclasses.replace(demo_engine.config, telegram=dataclasses.replace(
         demo_engine.config.telegram, token="123456:TEST-token"))
-    asked_on = build_application(demo_engine, config, now=date(2026, 11, 24)).bot_data[KEY]
+    asked_on = build_application(demo_engine, config, now=date(2026, 11, 24)).bot_data.services
     assert asked_on.now() == date(2026, 11, 24)
-    assert build_application(demo_engine, config).bot_data[KEY].now() == date.today()
+    assert build_application(demo_engine, config).bot_data.services.now() == date.today()
