@@ -71,6 +71,7 @@ class AlertSender:
         self._flood_until = 0.0  # Telegram's RetryAfter: nothing is sent before this (monotonic)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="outbox")
         self.sent = 0
+        self.rounds = 0  # rounds finished: a test waits for one to prove nothing more was due
 
     def wake(self) -> None:
         self._wake.set()
@@ -90,6 +91,7 @@ class AlertSender:
                 except Exception:  # noqa: BLE001 - a store hiccup must not end delivery for good
                     log.exception("alert delivery round failed")
                     busy = False
+                self.rounds += 1
                 if busy:
                     await asyncio.sleep(0)
                     continue

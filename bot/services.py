@@ -48,6 +48,8 @@ class Services:
     stopping: threading.Event = field(default_factory=threading.Event)  # shutdown: long work stops early
     limiter: QuestionLimiter | None = None
     now: Callable[[], date] = date.today  # the day questions are asked (`newsbot run --now`)
+    refreshes: int = 0  # catch-ups with the store finished (matching included)
+    refused: int = 0  # updates refused by the per-user limit
 
     background: set[asyncio.Task] = field(default_factory=set)
     stats_cache: StatsCache = field(default_factory=lambda: StatsCache())
@@ -63,6 +65,7 @@ class Services:
         verdict = self.limiter.check(user.id)
         if verdict.allowed:
             return True
+        self.refused += 1
         wait = f"You are asking faster than I can answer well. Please wait {verdict.retry_in_s:.0f} s."
         if update.callback_query is not None:
             await update.callback_query.answer(wait if verdict.tell else None)

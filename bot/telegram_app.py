@@ -179,6 +179,8 @@ async def _refresh(s: Services) -> None:
     except Exception:  # noqa: BLE001 - logged; the next tick tries again
         log.exception("catching up with the store failed")
         return
+    finally:
+        s.refreshes += 1
     if indexed or alerts:
         log.info("caught up %d article(s), recorded %d alert(s)", indexed, alerts)
     if alerts:

@@ -22,3 +22,18 @@ async def running(engine, timeout_s: float = 10.0, **options):
         await app.stop()
         await stop_services(app)
         await app.shutdown()
+
+
+async def settled(api, app) -> None:
+    """Nothing more is on its way: one catch-up with the store (matching included) finished after
+    this call, then the alert sender finished a whole round that began after that. What a test
+    sees afterwards is all there is; no sleep stands in for "long enough"."""
+    from bot.services import services_of
+
+    s = services_of(app)
+    refreshed = s.refreshes
+    await api.wait_for(lambda: s.refreshes >= refreshed + 2)  # the one running now may predate the call
+    if s.sender is not None:
+        rounds = s.sender.rounds
+        s.sender.wake()
+        await api.wait_for(lambda: s.sender.rounds >= rounds + 2)

@@ -11,8 +11,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from bot_harness import running
+from bot_harness import running, settled
 from botapi import LocalBotApi
+from bot.services import services_of
 from conftest import demo_documents
 
 from index.config import AlertsConfig, Config, TelegramConfig
@@ -167,7 +168,7 @@ async def test_subscribe_then_a_matching_article_gives_exactly_one_alert(bot, ap
     assert "Northwind Rail drivers and conductors vote to strike" in alert and "28 Sep 2026" in alert
     assert quotes_in(alert)[0] in {s.text for s in engine.store.get("demo-019").sentences}
     await api.wait_for(lambda: engine.store.outbox_counts()["sent"] == 1)
-    await asyncio.sleep(1.0)  # further checks find nothing new
+    await settled(api, bot)  # further checks find nothing new
     assert sum("New on" in t for t in texts_to(api, USER)) == 1
 
 
@@ -177,8 +178,8 @@ async def test_an_alert_recorded_before_a_restart_is_sent_once_after_it(engine, 
     assert engine.refresh()[1] == 1  # recorded, never sent: the process died here
     async with running(engine):
         await api.wait_for(lambda: any("New on" in t for t in texts_to(api, USER)))
-    async with running(engine):  # and a second restart sends nothing again
-        await asyncio.sleep(1.0)
+    async with running(engine) as app:  # and a second restart sends nothing again
+        await settled(api, app)
     assert sum("New on" in t for t in texts_to(api, USER)) == 1
     assert engine.store.outbox_counts() == {"pending": 0, "sending": 0, "sent": 1, "failed": 0, "dropped": 0}
 
@@ -198,7 +199,7 @@ async def test_a_chat_that_blocked_the_bot_is_deactivated_not_retried(bot, api, 
     api.block_chat(USER)
     await asyncio.to_thread(engine.save_documents, demo_documents({"demo-019", "demo-020"}))
     await api.wait_for(lambda: engine.store.chat_active(USER) is False)
-    await asyncio.sleep(1.0)
+    await settled(api, bot)
     assert len(api.calls_to("sendMessage", USER)) == 1  # one refusal, never retried
     # the second article may be matched before or after the chat was deactivated
     assert engine.store.outbox_counts()["dropped"] >= 1 and engine.store.outbox_counts()["sent"] == 0
@@ -404,14 +405,14 @@ async def test_daily_alerts_arrive_as_one_digest(bot, api, engine):
 async def test_a_user_asking_too_fast_is_told_once_to_wait(api, engine):
     engine.config = dataclasses.replace(engine.config, telegram=dataclasses.replace(engine.config.telegram,
                                                                                    questions_per_minute=2))
-    async with running(engine):
+    async with running(engine) as app:
         for _ in range(2):
             await reply_to(api, USER, "What happened at Port Alder harbour?", contains="<blockquote>")
         refusal = await reply_to(api, USER, "And the rail strike?", contains="faster")
         assert "Please wait" in refusal
         api.push_message(USER, "And the ferry?")
         await reply_to(api, ADMIN, "What happened at Port Alder harbour?", contains="<blockquote>")  # admins exempt
-        await asyncio.sleep(0.5)
+        await api.wait_for(lambda: services_of(app).refused == 2)  # the fourth question was handled: refused
     assert len(texts_to(api, USER)) == 3  # two answers and one refusal: the fourth question got silence
 
 
@@ -449,14 +450,14 @@ async def test_every_command_counts_against_the_per_user_limit(api, engine):
     then ignored, while another user is answered at once."""
     engine.config = dataclasses.replace(engine.config, telegram=dataclasses.replace(engine.config.telegram,
                                                                                    questions_per_minute=3))
-    async with running(engine):
+    async with running(engine) as app:
         for command in ("/help", "/latest", "/topics"):
             await reply_to(api, USER, command)
         refusal = await reply_to(api, USER, "/help", contains="Please wait")
         for command in ("/latest", "/help", "/article x", "/subscribe ferries"):
             api.push_message(USER, command)
         await reply_to(api, 555, "/help", contains="Commands")
-        await asyncio.sleep(0.5)
+        await api.wait_for(lambda: services_of(app).refused == 5)  # every one of the flood was handled
     assert "faster" in refusal and len(texts_to(api, USER)) == 4
     assert engine.alerts.topics(USER) == []
 
