@@ -112,7 +112,9 @@ class Answerer:
         if marks and not answer.no_answer:
             return self._about_future(answer, marks, articles)
         if scope.bounded and not ahead and (answer.no_answer or result.window_empty):
-            return self._before_window(answer, scope, now, mode) or self._nothing_in_window(answer, scope)
+            # an empty window was searched without it already: that search is the one to reuse
+            found = (result, hits, articles) if result.window_empty else None
+            return self._before_window(answer, scope, now, mode, found) or self._nothing_in_window(answer, scope)
         return answer
 
     @staticmethod
@@ -157,13 +159,17 @@ class Answerer:
         return Answer(question, False, quotes, [articles[h.seq].id for h in hits], [], window, True,
                       note=f"The newest stories {_window_words(scope)}:")
 
-    def _before_window(self, missed: Answer, scope: TimeScope, now: date | None, mode: str) -> Answer | None:
+    def _before_window(self, missed: Answer, scope: TimeScope, now: date | None, mode: str,
+                       found: tuple[SearchResult, list[ArticleHit], dict[int, Article]] | None = None) -> Answer | None:
         """A topic question whose window holds nothing on the topic (or no story at all): when
         older stories do, say so and quote the latest of them (its date shows how old it is). It
         stays a "nothing answers that": the quote is what the store has instead, not an answer
         about the window (a 2022 question of a 1987 wire gets no 1987 story as its answer)."""
-        result = self.retriever.search(scope.text, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30))
-        hits, articles = self._distinct_stories(result.hits)
+        if found is None:
+            result = self.retriever.search(scope.text, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30))
+            hits, articles = self._distinct_stories(result.hits)
+        else:
+            result, hits, articles = found
         if not hits or not self._relevant(hits[0], articles.get(hits[0].seq), result, mode):
             return None
         floor = RELEVANT_SHARE * hits[0].score

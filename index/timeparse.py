@@ -136,11 +136,11 @@ def is_broad(scope: TimeScope) -> bool:
 
 
 def future_marks(question: str, scope: TimeScope, now: date) -> frozenset[str]:
-    """What a sentence must say to speak of the future the question asks about: a year after now
+    """What an article must say to speak of the future the question asks about: a year after now
     named in the question ("the 2034 World Cup", "in 2031"), and the month of a window after now
     ("in March 2027": "March"). Empty when the question asks about nothing after now. An archive
-    only knows the future as plans announced before it ("the summit will be held in March"); a
-    sentence that names no such time answers something else (today's gold price for "the price of
+    only knows the future as plans announced before it ("the summit will be held in March"); an
+    article that names no such time answers something else (today's gold price for "the price of
     gold in December 2029")."""
     marks = {year for year in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", question) if int(year) > now.year}
     if scope.start and scope.start > now:
