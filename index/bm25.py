@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import threading
+
 import numpy as np
 from scipy import sparse
 
@@ -50,6 +52,14 @@ class Bm25Index:
         self._pending_len: list[np.ndarray] = []
         self._pending_docs = 0
         self._idf_cache: np.ndarray | None = None
+        self._norm_cache: np.ndarray | None = None  # per document: 1 - b + b * length / average length
+        # per term, its highest count in a document and the shortest document holding it: what a
+        # term can score at most, without a pass over its postings (see `top`); kept as postings grow
+        self._max_tf = np.zeros(0, np.float64)
+        self._min_len = np.zeros(0, np.float64)
+        self._scratch: np.ndarray | None = None  # per-document accumulator `top` reuses (zeroed after)
+        self._seen: np.ndarray | None = None  # per-document flag: found by `top` in this query
+        self._scratch_lock = threading.Lock()
 
     # -- building ---------------------------------------------------------------------------
     def add(self, documents: Iterable[Sequence[str]]) -> None:
@@ -114,10 +124,14 @@ class Bm25Index:
             self._base = sparse.vstack([base, extra], format="csc", dtype=TF_DTYPE)
             self._base.sort_indices()
         self._doc_len = np.concatenate([self._doc_len, *self._pending_len])
+        max_tf, min_len = _term_bounds(extra, self._doc_len[base.shape[0]:])
+        self._max_tf = np.maximum(_padded(self._max_tf, n_terms, 0.0), max_tf)
+        self._min_len = np.minimum(_padded(self._min_len, n_terms, np.inf), min_len)
         self._df = np.diff(self._base.indptr).astype(np.int64)
         self._pending_len.clear()
         self._pending_docs = 0
         self._idf_cache = None
+        self._norm_cache = None
 
     @property
     def size(self) -> int:
@@ -162,7 +176,6 @@ class Bm25Index:
             return out, matched
         p = self.params
         idf = self._idf()
-        avgdl = float(self._doc_len.sum()) / n
         norm = None
         for term in query:
             term_id = self.vocab.get(term)
@@ -174,7 +187,7 @@ class Bm25Index:
             tf = self._base.data[lo:hi].astype(np.float64)
             matched[rows] = True
             if norm is None:
-                norm = 1 - p.b + p.b * self._doc_len.astype(np.float64) / avgdl
+                norm = self._length_norm()
             dl_norm = norm[rows]
             if p.variant == "okapi":
                 out[rows] += w * (tf * (p.k1 + 1) / (tf + p.k1 * dl_norm))
@@ -185,6 +198,114 @@ class Bm25Index:
                 out += w * p.delta
                 out[rows] += w * (tf * (p.k1 + 1) / (p.k1 * dl_norm + tf))
         return out, matched
+
+    def top(self, query: Sequence[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The k best documents holding a query term (among `allowed` ones), best first, and their
+        scores: the same documents and scores as full scoring's top k (`scores_and_matches`), ties
+        aside, without scoring every document that holds a common term.
+
+        MaxScore, term at a time: terms are taken in order of what they can add at most (their
+        idf at their highest count in their shortest document). Once the k-th best score found so
+        far beats all that the terms left could add together, no document outside those found can
+        reach the top k, so the terms left (the common ones, with the longest postings) are only
+        looked up for the documents found, by binary search in their sorted postings. Scores
+        only grow as terms are added, which needs idf >= 0: an Okapi corpus whose mean idf is
+        negative (a handful of documents) is scored in full."""
+        self.compact()
+        n = self.size
+        terms = Counter(t for t in query if t in self.vocab)
+        if n == 0 or not terms or k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        p = self.params
+        idf = self._idf()
+        ids = np.fromiter((self.vocab[t] for t in terms), np.int64, len(terms))
+        weights = idf[ids] * np.fromiter(terms.values(), np.float64, len(terms))
+        if (weights < 0).any():
+            scores, matched = self.scores_and_matches(query)
+            keep = matched if allowed is None else matched & allowed
+            return _best(np.flatnonzero(keep), scores[keep], k)
+        norm = self._length_norm()
+        avgdl = float(self._doc_len.sum()) / n
+        shortest = 1 - p.b + p.b * self._min_len[ids] / avgdl
+        bounds = weights * self._term_score(self._max_tf[ids], shortest)
+        order = np.argsort(-bounds, kind="stable")
+        left = np.concatenate([np.cumsum(bounds[order][::-1])[::-1][1:], [0.0]])  # bound of the terms after each
+        with self._scratch_lock:
+            if self._scratch is None or len(self._scratch) != n:
+                self._scratch, self._seen = np.zeros(n, np.float64), np.zeros(n, bool)
+            acc, seen = self._scratch, self._seen
+            found_parts: list[np.ndarray] = []
+            try:
+                kth = -np.inf
+                position = 0
+                done = 0.0  # what the terms taken so far can add at most: a ceiling over the k-th best
+                for position, j in enumerate(order):
+                    rows, tf = self._postings(ids[j])
+                    new = rows[~seen[rows]]
+                    seen[new] = True
+                    found_parts.append(new)
+                    acc[rows] += weights[j] * self._term_score(tf, norm[rows])
+                    done += bounds[j]
+                    margin = left[position] * (1 + 1e-9) + 1e-12
+                    if done > margin and position + 1 < len(order):
+                        kth = self._kth(acc, found_parts, allowed, k)
+                        if kth > margin:
+                            break
+                found = np.concatenate(found_parts)
+                for q, j in enumerate(order[position + 1:], start=position + 1):
+                    found = found[acc[found] + left[q - 1] >= kth * (1 - 1e-9) - 1e-12]  # cannot reach the top k
+                    rows, tf = self._postings(ids[j])
+                    at = np.searchsorted(rows, found)
+                    hit = at < len(rows)
+                    hit[hit] = rows[at[hit]] == found[hit]
+                    docs = found[hit]
+                    acc[docs] += weights[j] * self._term_score(tf[at[hit]], norm[docs])
+                scores = acc[found]
+            finally:
+                for part in found_parts:
+                    acc[part] = 0.0
+                    seen[part] = False
+        if allowed is not None:
+            keep = allowed[found]
+            found, scores = found[keep], scores[keep]
+        if p.variant == "bm25plus":  # every document gets idf × delta per query term: ranks unchanged
+            scores = scores + float(np.sum(idf[ids] * np.fromiter(terms.values(), np.float64, len(terms)))) * p.delta
+        return _best(found, scores, k)
+
+    def _postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self._base.indptr[term_id], self._base.indptr[term_id + 1]
+        return self._base.indices[lo:hi], self._base.data[lo:hi].astype(np.float64)
+
+    def _length_norm(self) -> np.ndarray:
+        """Per document, 1 - b + b × length / average length: the same for every query until the
+        corpus grows."""
+        if self._norm_cache is None:
+            p = self.params
+            avgdl = float(self._doc_len.sum()) / self.size
+            self._norm_cache = 1 - p.b + p.b * self._doc_len.astype(np.float64) / avgdl
+        return self._norm_cache
+
+    def _term_score(self, tf: np.ndarray, dl_norm: np.ndarray) -> np.ndarray:
+        """A term's score per unit of idf at these counts and length norms (without BM25+'s
+        constant); it rises with tf and falls with length, which makes it an upper bound at
+        (max tf, min length)."""
+        p = self.params
+        if p.variant == "bm25l":
+            ctd = tf / dl_norm
+            return tf * (p.k1 + 1) * (ctd + p.delta) / (p.k1 + ctd + p.delta)
+        if p.variant == "okapi":
+            return tf * (p.k1 + 1) / (tf + p.k1 * dl_norm)
+        return tf * (p.k1 + 1) / (p.k1 * dl_norm + tf)
+
+    @staticmethod
+    def _kth(acc: np.ndarray, parts: list[np.ndarray], allowed: np.ndarray | None, k: int) -> float:
+        """The k-th best score among the documents found so far (a floor under the final k-th)."""
+        found = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if allowed is not None:
+            found = found[allowed[found]]
+        if len(found) < k:
+            return -np.inf
+        return float(np.partition(acc[found], len(found) - k)[len(found) - k])
 
     def term_weights(self, terms: Iterable[str]) -> dict[str, float]:
         """idf of each term, a term the corpus lacks weighing as its rarest possible term: a topic
@@ -238,6 +359,9 @@ class Bm25Index:
         )
         index._doc_len = np.asarray(arrays["bm25_doc_len"], np.float32)
         index._df = np.diff(index._base.indptr).astype(np.int64)
+        if not index._base.has_sorted_indices:  # `top` binary-searches postings
+            index._base.sort_indices()
+        index._max_tf, index._min_len = _term_bounds(index._base, index._doc_len)
         return index
 
     def vocab_list(self) -> list[str]:
@@ -245,3 +369,31 @@ class Bm25Index:
         for term, i in self.vocab.items():
             terms[i] = term
         return terms
+
+
+def _best(docs: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best (docs, scores), best first; equal scores in document order."""
+    if len(docs) > k:
+        part = np.argpartition(-scores, k - 1)[:k]
+        docs, scores = docs[part], scores[part]
+    order = np.lexsort((docs, -scores))
+    return docs[order].astype(np.int64), scores[order]
+
+
+def _term_bounds(matrix: sparse.csc_matrix, doc_len: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of a CSC segment: the highest count, and the shortest document holding the term
+    (0 and inf for a term the segment lacks)."""
+    n_terms = matrix.shape[1]
+    max_tf = np.zeros(n_terms, np.float64)
+    min_len = np.full(n_terms, np.inf)
+    counts = np.diff(matrix.indptr)
+    present = counts > 0
+    if present.any():
+        starts = matrix.indptr[:-1][present]
+        max_tf[present] = np.maximum.reduceat(matrix.data, starts)
+        min_len[present] = np.minimum.reduceat(doc_len[matrix.indices], starts)
+    return max_tf, min_len
+
+
+def _padded(values: np.ndarray, length: int, fill: float) -> np.ndarray:
+    return values if len(values) >= length else np.concatenate([values, np.full(length - len(values), fill)])

@@ -202,3 +202,86 @@ def test_top10_equal_bm25s_robertson_for_terms_in_less_than_half(bm25s):
     queries = [list(rng.choice(rare, size=int(rng.integers(1, 5)))) for _ in range(20)]
     for query in queries:
         assert top10(ours.scores(query)) == top10(bm25s_scores(other, query)), query
+
+
+# -- top k: pruned scoring finds what full scoring ranks first ---------------------------------
+
+def _full_top(index: Bm25Index, query: list[str], k: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
+    scores, matched = index.scores_and_matches(query)
+    keep = matched if allowed is None else matched & allowed
+    docs = np.flatnonzero(keep)
+    order = np.lexsort((docs, -scores[docs]))[:k]
+    return docs[order], scores[docs[order]]
+
+
+def _same_top(got, expected) -> None:
+    """Same scores rank by rank (to float rounding), and the same documents wherever a score is
+    not tied with a neighbour outside the cut."""
+    (got_docs, got_scores), (want_docs, want_scores) = got, expected
+    assert len(got_docs) == len(want_docs)
+    if not len(want_docs):
+        return
+    np.testing.assert_allclose(got_scores, want_scores, rtol=1e-9, atol=1e-12)
+    untied = ~np.isclose(want_scores, want_scores.min(), rtol=1e-9, atol=1e-12)
+    assert set(got_docs[untied]) == set(want_docs[untied])
+
+
+@pytest.mark.parametrize("params", PARAMS, ids=_id)
+@pytest.mark.parametrize("k", [1, 5, 40, 1000])
+def test_top_k_equals_full_scoring(params, k):
+    index = Bm25Index(params)
+    index.add(CORPUS[:150])
+    index.add(CORPUS[150:])  # two compactions: the per-term bounds are merged, not rebuilt
+    for query in QUERIES:
+        _same_top(index.top(query, k), _full_top(index, query, k))
+
+
+@pytest.mark.parametrize("params", PARAMS, ids=_id)
+def test_top_k_within_allowed_documents(params):
+    index = Bm25Index(params)
+    index.add(CORPUS)
+    allowed = np.random.default_rng(3).random(len(CORPUS)) < 0.3
+    for query in QUERIES:
+        docs, _ = index.top(query, 10, allowed)
+        assert allowed[docs].all()
+        _same_top((docs, _), _full_top(index, query, 10, allowed))
+
+
+@pytest.mark.parametrize("params", PARAMS, ids=_id)
+def test_top_k_scores_are_rank_bm25_scores(params):
+    index = Bm25Index(params)
+    index.add(CORPUS)
+    ref = reference(params, CORPUS)
+    for query in QUERIES:
+        docs, scores = index.top(query, 10)
+        np.testing.assert_allclose(scores, ref.get_scores(query)[docs], rtol=1e-9, atol=1e-12)
+
+
+def test_top_k_stays_exact_for_common_and_rare_terms_on_a_large_corpus():
+    rng = np.random.default_rng(5)
+    vocab = [f"t{i}" for i in range(2000)]
+    weights = 1.0 / np.arange(1, len(vocab) + 1)
+    weights /= weights.sum()
+    corpus = [list(rng.choice(vocab, size=int(rng.integers(5, 60)), p=weights)) for _ in range(20_000)]
+    index = Bm25Index(Bm25Params())
+    index.add(corpus)
+    for _ in range(30):
+        query = list(rng.choice(vocab[:5], size=2)) + list(rng.choice(vocab[200:], size=2))  # common + rare
+        _same_top(index.top(query, 50), _full_top(index, query, 50))
+
+
+@pytest.mark.parametrize("params", PARAMS, ids=_id)
+def test_top_k_of_a_loaded_index(params):
+    index = Bm25Index(params)
+    index.add(CORPUS)
+    loaded = Bm25Index.from_arrays(params, index.vocab_list(), index.arrays())
+    for query in QUERIES:
+        _same_top(loaded.top(query, 10), _full_top(index, query, 10))
+
+
+def test_top_k_of_nothing():
+    index = Bm25Index(Bm25Params())
+    assert [len(a) for a in index.top(["w1"], 5)] == [0, 0]
+    index.add(CORPUS)
+    assert [len(a) for a in index.top(["zzz-unknown"], 5)] == [0, 0]
+    assert [len(a) for a in index.top([], 5)] == [0, 0]
