@@ -75,16 +75,16 @@ class StageClock:
 
 
 class _TimedVectors:
-    """The index's vectors as the retriever sees them while timed: `scores` is clocked as "dense"."""
+    """The index's vectors as the retriever sees them while timed: `top` is clocked as "dense"."""
 
     def __init__(self, inner, clock: StageClock):
         self._inner = inner
         self._clock = clock
 
-    def scores(self, query: np.ndarray) -> np.ndarray:
+    def top(self, *args, **kwargs):
         started = time.perf_counter()
         try:
-            return self._inner.scores(query)
+            return self._inner.top(*args, **kwargs)
         finally:
             self._clock.seconds["dense"] += time.perf_counter() - started
 
@@ -95,8 +95,8 @@ class _TimedVectors:
 @contextmanager
 def instrumented(answerer: Answerer, index: SearchIndex, clock: StageClock):
     """Clocks on the answer path: its own stage hook ("search", "sentences"), and around the two
-    public scoring calls inside search (BM25's, and the vectors' product), so fusion is the rest."""
-    wrapped = [(index.bm25, "scores_and_matches", "bm25")]
+    public scoring calls inside search (BM25's top k, and the vectors' top k), so fusion is the rest."""
+    wrapped = [(index.bm25, "top", "bm25")]
     for owner, name, stage in wrapped:
         setattr(owner, name, clock.wrap(stage, getattr(owner, name)))
     vectors = index.vectors
@@ -113,7 +113,7 @@ def instrumented(answerer: Answerer, index: SearchIndex, clock: StageClock):
 
 def time_answers(answerer: Answerer, index: SearchIndex, queries: list[dict]) -> dict:
     """Whole answer path (query vector looked up, not computed) per query, and its stages:
-    bm25 = Bm25Index.scores_and_matches; dense = the vector matrix product; fusion = the rest of
+    bm25 = Bm25Index.top; dense = PassageVectors.top (the product and its top k); fusion = the rest of
     Retriever.search (time scope, masks, fusion, top-k, recency, grouping); articles = fetching the
     hit articles from the store and dropping near-duplicate stories; sentences = the relevance check
     and the choice of quoted sentences."""
@@ -146,8 +146,8 @@ def time_answers(answerer: Answerer, index: SearchIndex, queries: list[dict]) ->
 
 
 def bm25_top(index: SearchIndex) -> Callable[[list[str]], np.ndarray]:
-    """Ours, like-for-like with the peers: every passage's score, then the retriever's top-k."""
-    return lambda tokens: top_k(index.bm25.scores_and_matches(tokens)[0], TOP_K)
+    """Ours, like-for-like with the peers: the retriever's top-k call."""
+    return lambda tokens: index.bm25.top(tokens, TOP_K)
 
 
 def time_bm25_vs_bm25s(index: SearchIndex, corpus: list[list[str]], params: Bm25Params,
@@ -222,7 +222,7 @@ def time_dense(index: SearchIndex, query_vectors: list[np.ndarray]) -> dict:
     vectors = index.vectors.view if index.vectors.dtype == "float32" else index.vectors.take(slice(None))
     k = min(TOP_K, len(vectors))
     seconds = time_blocks({
-        "ours": lambda q: top_k(index.vectors.scores(q), TOP_K),
+        "ours": lambda q: index.vectors.top(q, TOP_K),
         "numpy": lambda q: np.argpartition(-(vectors @ q), k - 1)[:k],
     }, query_vectors)
     return {"dense_p50_ms": percentile_ms(seconds["ours"], 50),

@@ -1,6 +1,6 @@
 """Hybrid retrieval: BM25 and dense rankings of passages, fused, dated, grouped by article.
 
-Each method ranks every passage; the best `candidates` of each are fused (reciprocal rank fusion
+Each method picks its best `candidates` passages; only those are fused (reciprocal rank fusion
 by default, or weighted min-max-normalised scores), a recency factor favours articles close to
 "now" (news questions are mostly about recent news), and passages are grouped into articles,
 an article ranking as its best passage. Which of these settings are the defaults was decided by
@@ -19,6 +19,7 @@ import numpy as np
 from .config import Mode, RetrievalConfig
 from .embedding import Embedder
 from .index_manager import IndexManager
+from .passage_vectors import best
 from .search_index import NO_DAY
 from .timeparse import TimeScope, parse_time
 from .tokenize import tokenize
@@ -47,36 +48,34 @@ class SearchResult:
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indexes of the k best finite scores, best first."""
-    valid = np.flatnonzero(np.isfinite(scores))
-    if len(valid) > k:
-        part = np.argpartition(-scores[valid], k - 1)[:k]
-        valid = valid[part]
-    return valid[np.argsort(-scores[valid], kind="stable")]
+    return best(scores, k)
 
 
-def rrf_fusion(ranked, n: int, depth: int, cfg: RetrievalConfig) -> np.ndarray:
-    """Reciprocal rank fusion: each method adds weight / (k + rank) for its top `depth`."""
-    fused = np.full(n, -np.inf)
-    for scores, weight in ranked:
-        top = top_k(scores, depth)
-        contribution = weight / (cfg.rrf_k + np.arange(1, len(top) + 1))
-        fused[top] = np.where(np.isfinite(fused[top]), fused[top], 0.0) + contribution
-    return fused
+# A method's candidates: (passage ids best first, their scores, the method's weight in fusion).
+Ranked = tuple[np.ndarray, np.ndarray, float]
 
 
-def weighted_fusion(ranked, n: int, depth: int, cfg: RetrievalConfig) -> np.ndarray:
-    """Each method's top `depth` scores, min-max normalised, weighted and summed: score gaps survive,
+def rrf_fusion(ranked: list[Ranked], cfg: RetrievalConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Reciprocal rank fusion: each method adds weight / (k + rank) for each of its candidates."""
+    ids = np.unique(np.concatenate([r[0] for r in ranked]))
+    fused = np.zeros(len(ids))
+    for top, _, weight in ranked:
+        fused[np.searchsorted(ids, top)] += weight / (cfg.rrf_k + np.arange(1, len(top) + 1))
+    return ids, fused
+
+
+def weighted_fusion(ranked: list[Ranked], cfg: RetrievalConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Each method's candidate scores, min-max normalised, weighted and summed: score gaps survive,
     so a recency factor reorders only comparably good matches."""
-    fused = np.full(n, -np.inf)
-    for scores, weight in ranked:
-        top = top_k(scores, depth)
+    ids = np.unique(np.concatenate([r[0] for r in ranked]))
+    fused = np.zeros(len(ids))
+    for top, values, weight in ranked:
         if not len(top):
             continue
-        values = scores[top]
         lo, hi = values.min(), values.max()
         normalised = (values - lo) / (hi - lo) if hi > lo else np.ones_like(values)
-        fused[top] = np.where(np.isfinite(fused[top]), fused[top], 0.0) + weight * normalised
-    return fused
+        fused[np.searchsorted(ids, top)] += weight * normalised
+    return ids, fused
 
 
 FUSIONS = {"rrf": rrf_fusion, "weighted": weighted_fusion}  # retrieval.fusion names one
@@ -90,6 +89,9 @@ class Retriever:
         self._fusion = FUSIONS[config.fusion]  # chosen once, not branched on per question
 
     def search(self, question: str, now: date | None = None, mode: str = "hybrid", k: int = 30) -> SearchResult:
+        """Each method's best `candidates` passages (BM25's among those holding a query term), fused;
+        everything after the two scoring stages works on those few hundred passages, not on an
+        array of every passage."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         cfg = self.config
@@ -103,21 +105,25 @@ class Retriever:
                 return SearchResult([], scope, tokens, {})
             days = index.day.view
             allowed, window_empty = self._allowed(days, scope, now)
-            bm25 = dense = None
+            ranked: list[Ranked] = []
+            depth = cfg.candidates if mode == "hybrid" else 2 * cfg.candidates  # as many as fusion yields at most
             if mode != "dense":
-                bm25, matched = index.bm25.scores_and_matches(tokens)
-                bm25[~(allowed & matched)] = -np.inf
+                ids, scores = index.bm25.top(tokens, depth, allowed)
+                ranked.append((ids, scores, cfg.bm25_weight))
+            dense = None
             if query_vector is not None:
-                dense = index.vectors.scores(query_vector)
-                dense[~allowed] = -np.inf
+                rescore = cfg.dense_rescore if n >= cfg.sign_codes_from else 0
+                dense = index.vectors.top(query_vector, depth, allowed, rescore)
+                ranked.append((dense.ids, dense.scores, cfg.dense_weight))
             idf = index.bm25.idf_of(set(tokens))
-            fused = self._fuse(bm25, dense, n, cfg.candidates)
-            candidates = top_k(fused, cfg.candidates * 2)
-            scores = fused[candidates]
+            if len(ranked) == 1:
+                candidates, scores = ranked[0][0], ranked[0][1].astype(np.float64)
+            else:
+                candidates, scores = self._fusion(ranked, cfg)
             cand_days = days[candidates]
             seqs = index.article_seq.view[candidates]
             pidx = index.passage_idx.view[candidates]
-            cos = dense[candidates] if dense is not None else np.zeros(len(candidates))
+            cos = dense.cosines(candidates) if dense is not None else np.zeros(len(candidates))
         if now is not None and not scope.asks_when:
             scores = scores * self._recency(cand_days, now)
         hits = self._group(seqs, pidx, scores, cos, cand_days)
@@ -166,30 +172,25 @@ class Retriever:
         return relevant + [h for h in hits if h.score < floor]
 
     @staticmethod
-    def _allowed(days: np.ndarray, scope: TimeScope, now: date | None) -> tuple[np.ndarray, bool]:
-        """Which passages may answer, and whether the question's window held none (then none of
-        the window applies: the answerer says the window is empty and what the store has instead)."""
-        allowed = np.ones(len(days), bool)
-        if now is not None:  # nothing published after the question was asked
-            allowed &= days <= now.toordinal()
+    def _allowed(days: np.ndarray, scope: TimeScope, now: date | None) -> tuple[np.ndarray | None, bool]:
+        """Which passages may answer (None: all), and whether the question's window held none
+        (then none of the window applies: the answerer says the window is empty and what the
+        store has instead)."""
+        allowed = None
+        if now is not None and days.max(initial=NO_DAY) > now.toordinal():  # nothing published after the question
+            allowed = days <= now.toordinal()
         if scope.bounded:
             window = days != NO_DAY
             if scope.start:
                 window &= days >= scope.start.toordinal()
             if scope.end:
                 window &= days <= scope.end.toordinal()
-            if not (window & allowed).any():
+            if allowed is not None:
+                window &= allowed
+            if not window.any():
                 return allowed, True
-            allowed &= window
+            allowed = window
         return allowed, False
-
-    def _fuse(self, bm25: np.ndarray | None, dense: np.ndarray | None, n: int, depth: int) -> np.ndarray:
-        if dense is None:
-            return bm25
-        if bm25 is None:
-            return dense
-        cfg = self.config
-        return self._fusion(((bm25, cfg.bm25_weight), (dense, cfg.dense_weight)), n, depth, cfg)
 
     def _recency(self, days: np.ndarray, now: date) -> np.ndarray:
         """exp decay by age with a floor: old news still answers, recent news answers first."""
