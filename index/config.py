@@ -88,6 +88,10 @@ class RetrievalConfig:
     weak_coverage: float = 0.6
     duplicate_threshold: float = 0.6
     vector_dtype: VectorDtype = "float16"  # how the index holds passage vectors
+    # from this many passages the dense stage ranks by sign bits first and rescores the
+    # `dense_rescore` nearest exactly (README, Benchmarks: exact search is fast enough below)
+    sign_codes_from: int = 250_000
+    dense_rescore: int = 4000
 
 
 @dataclass(frozen=True)
@@ -254,6 +258,11 @@ def validate(config: Config) -> None:
                        "retrieval.duplicate_threshold": r.duplicate_threshold}.items():
         if not 0 <= value <= 1:
             raise ConfigError(f"{key} must be between 0 and 1, got {value}")
+    if r.sign_codes_from < 0:
+        raise ConfigError("retrieval.sign_codes_from must be 0 (always) or more")
+    if r.dense_rescore < r.candidates:
+        raise ConfigError(f"retrieval.dense_rescore must be at least retrieval.candidates ({r.candidates}), "
+                          f"got {r.dense_rescore}")
     if r.bm25_weight < 0 or r.dense_weight < 0 or r.delta < 0:
         raise ConfigError("retrieval weights and delta must not be negative")
     if config.model.threads < 0:
