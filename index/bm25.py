@@ -24,6 +24,7 @@ import numpy as np
 from scipy import sparse
 
 
+LOOKUP_COST = 6  # a binary search (per allowed document and term) costs about this many postings scanned
 TF_DTYPE = np.uint16  # term counts in a passage: half the memory of float32 (saved generations may hold float32)
 
 
@@ -225,6 +226,10 @@ class Bm25Index:
             keep = matched if allowed is None else matched & allowed
             return _best(np.flatnonzero(keep), scores[keep], k)
         norm = self._length_norm()
+        if allowed is not None:
+            docs = np.flatnonzero(allowed)
+            if len(docs) * len(ids) * LOOKUP_COST < int(self._df[ids].sum()):
+                return self._top_among(docs, ids, weights, terms, k)
         avgdl = float(self._doc_len.sum()) / n
         shortest = 1 - p.b + p.b * self._min_len[ids] / avgdl
         bounds = weights * self._term_score(self._max_tf[ids], shortest)
@@ -268,9 +273,33 @@ class Bm25Index:
         if allowed is not None:
             keep = allowed[found]
             found, scores = found[keep], scores[keep]
-        if p.variant == "bm25plus":  # every document gets idf × delta per query term: ranks unchanged
-            scores = scores + float(np.sum(idf[ids] * np.fromiter(terms.values(), np.float64, len(terms)))) * p.delta
+        if p.variant == "bm25plus":
+            scores = scores + self._plus_constant(ids, terms)
         return _best(found, scores, k)
+
+    def _top_among(self, docs: np.ndarray, ids: np.ndarray, weights: np.ndarray, terms: Counter,
+                   k: int) -> tuple[np.ndarray, np.ndarray]:
+        """`top` when few documents are allowed (a question about one week of a large store):
+        each term's postings are binary-searched for those documents instead of scanned."""
+        norm = self._length_norm()
+        acc = np.zeros(len(docs), np.float64)
+        matched = np.zeros(len(docs), bool)
+        for term_id, weight in zip(ids, weights):
+            rows, tf = self._postings(term_id)
+            at = np.searchsorted(rows, docs)
+            hit = at < len(rows)
+            hit[hit] = rows[at[hit]] == docs[hit]
+            acc[hit] += weight * self._term_score(tf[at[hit]], norm[docs[hit]])
+            matched |= hit
+        scores = acc[matched]
+        if self.params.variant == "bm25plus":
+            scores = scores + self._plus_constant(ids, terms)
+        return _best(docs[matched], scores, k)
+
+    def _plus_constant(self, ids: np.ndarray, terms: Counter) -> float:
+        """BM25+'s idf × delta per query term, which every document gets (ranks unchanged)."""
+        counts = np.fromiter(terms.values(), np.float64, len(terms))
+        return float(np.sum(self._idf()[ids] * counts)) * self.params.delta
 
     def _postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self._base.indptr[term_id], self._base.indptr[term_id + 1]

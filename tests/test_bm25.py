@@ -237,10 +237,11 @@ def test_top_k_equals_full_scoring(params, k):
 
 
 @pytest.mark.parametrize("params", PARAMS, ids=_id)
-def test_top_k_within_allowed_documents(params):
+@pytest.mark.parametrize("share", [0.3, 0.02])  # 0.02: few enough documents to look up, not scan
+def test_top_k_within_allowed_documents(params, share):
     index = Bm25Index(params)
     index.add(CORPUS)
-    allowed = np.random.default_rng(3).random(len(CORPUS)) < 0.3
+    allowed = np.random.default_rng(3).random(len(CORPUS)) < share
     for query in QUERIES:
         docs, _ = index.top(query, 10, allowed)
         assert allowed[docs].all()
@@ -265,9 +266,11 @@ def test_top_k_stays_exact_for_common_and_rare_terms_on_a_large_corpus():
     corpus = [list(rng.choice(vocab, size=int(rng.integers(5, 60)), p=weights)) for _ in range(20_000)]
     index = Bm25Index(Bm25Params())
     index.add(corpus)
+    week = rng.random(len(corpus)) < 0.005  # a question about one week: its documents are looked up
     for _ in range(30):
         query = list(rng.choice(vocab[:5], size=2)) + list(rng.choice(vocab[200:], size=2))  # common + rare
         _same_top(index.top(query, 50), _full_top(index, query, 50))
+        _same_top(index.top(query, 20, week), _full_top(index, query, 20, week))
 
 
 @pytest.mark.parametrize("params", PARAMS, ids=_id)
