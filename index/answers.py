@@ -19,6 +19,8 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
+import numpy as np
+
 from .article_cache import ArticleCache
 from .config import RetrievalConfig
 from .dedupe import is_near_duplicate, shingles
@@ -90,7 +92,7 @@ class Answerer:
         self.retriever = retriever
         self.config = config
         self.articles = ArticleCache(store.articles_by_seq)
-        self._shingle_cache: dict[int, set[int]] = {}
+        self._shingle_cache: dict[int, np.ndarray] = {}
         self._shingle_lock = threading.Lock()
         # stage(name) is a context manager around each stage of an answer: a benchmark sets a
         # clock here ("search", "sentences"); answering itself never needs it
@@ -225,7 +227,7 @@ class Answerer:
         """The best MIN_ARTICLES hits that are distinct stories, and their articles. Articles are
         loaded a few at a time, best first, and stop loading once enough stories are found."""
         kept: list[ArticleHit] = []
-        kept_shingles: list[set[int]] = []
+        kept_shingles: list[np.ndarray] = []
         articles: dict[int, Article] = {}
         for start in range(0, len(hits), LOAD_BATCH):
             batch = hits[start : start + LOAD_BATCH]
@@ -243,7 +245,7 @@ class Answerer:
                     return kept, articles
         return kept, articles
 
-    def _shingles(self, article: Article) -> set[int]:
+    def _shingles(self, article: Article) -> np.ndarray:
         """Cached per article: popular stories come up in many answers."""
         cached = self._shingle_cache.get(article.seq)
         if cached is None:

@@ -2,28 +2,34 @@
 
 Texts are compared as sets of hashed word 5-grams; two articles are the same story when most of
 the shorter one's 5-grams appear in the other (containment), the measure news aggregators' duplicate
-filters use, robust to one outlet adding a paragraph or a different headline.
+filters use, robust to one outlet adding a paragraph or a different headline. A set is kept as a
+sorted array of unique hashes: answers cache thousands of them, and Python sets of ints would be
+millions of entries for the garbage collector to walk on every full collection.
 """
 
 from __future__ import annotations
 
 import re
 
+import numpy as np
+
 _WORD = re.compile(r"\w+")
 SHINGLE = 5
 MAX_WORDS = 400
 
 
-def shingles(text: str) -> set[int]:
+def shingles(text: str) -> np.ndarray:
+    """The text's hashed word 5-grams, sorted and unique."""
     words = _WORD.findall(text.lower())[:MAX_WORDS]
-    return {hash(tuple(words[i : i + SHINGLE])) for i in range(max(1, len(words) - SHINGLE + 1))}
+    hashes = [hash(tuple(words[i : i + SHINGLE])) for i in range(max(1, len(words) - SHINGLE + 1))]
+    return np.unique(np.asarray(hashes, np.int64))
 
 
-def containment(a: set[int], b: set[int]) -> float:
-    if not a or not b:
+def containment(a: np.ndarray, b: np.ndarray) -> float:
+    if not len(a) or not len(b):
         return 0.0
-    return len(a & b) / min(len(a), len(b))
+    return len(np.intersect1d(a, b, assume_unique=True)) / min(len(a), len(b))
 
 
-def is_near_duplicate(a: set[int], b: set[int], threshold: float) -> bool:
+def is_near_duplicate(a: np.ndarray, b: np.ndarray, threshold: float) -> bool:
     return containment(a, b) >= threshold
