@@ -21,7 +21,6 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from .article_cache import ArticleCache
 from .config import RetrievalConfig
 from .dedupe import is_near_duplicate, shingles
 from .models import Article
@@ -91,7 +90,6 @@ class Answerer:
         self.store = store
         self.retriever = retriever
         self.config = config
-        self.articles = ArticleCache(store.articles_by_seq)
         self._shingle_cache: dict[int, np.ndarray] = {}
         self._shingle_lock = threading.Lock()
         # stage(name) is a context manager around each stage of an answer: a benchmark sets a
@@ -231,7 +229,7 @@ class Answerer:
         articles: dict[int, Article] = {}
         for start in range(0, len(hits), LOAD_BATCH):
             batch = hits[start : start + LOAD_BATCH]
-            articles.update(self.articles.get(h.seq for h in batch))
+            articles.update(self.store.articles_by_seq([h.seq for h in batch]))
             for hit in batch:
                 article = articles.get(hit.seq)
                 if article is None:
