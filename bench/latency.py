@@ -147,7 +147,7 @@ def time_answers(answerer: Answerer, index: SearchIndex, queries: list[dict]) ->
 
 def bm25_top(index: SearchIndex) -> Callable[[list[str]], np.ndarray]:
     """Ours, like-for-like with the peers: the retriever's top-k call."""
-    return lambda tokens: index.bm25.top(tokens, TOP_K)
+    return lambda tokens: index.bm25.top(tokens, TOP_K)[0]
 
 
 def time_bm25_vs_bm25s(index: SearchIndex, corpus: list[list[str]], params: Bm25Params,
@@ -214,18 +214,26 @@ def time_rank_bm25(corpus: list[list[str]], params: Bm25Params, index: SearchInd
             "rank_bm25_agree": sum(agree) / len(agree) if agree else None}
 
 
-def time_dense(index: SearchIndex, query_vectors: list[np.ndarray]) -> dict:
-    """Ours (the retriever's product, in the index's vector dtype, and top-k) beside plain numpy
-    brute force over float32 vectors with argpartition (a float32 copy where ours are smaller),
-    taking turns by blocks of queries (torch's and OpenBLAS's thread pools slow each other down
-    when they alternate call by call)."""
+def time_dense(index: SearchIndex, query_vectors: list[np.ndarray], retrieval: RetrievalConfig) -> dict:
+    """Ours (the retriever's dense stage at this size: sign codes and exact rescoring from
+    retrieval.sign_codes_from passages, else the exact product in the index's vector dtype, and
+    its top-k) beside exact search in the index's dtype (the brute force the sign codes replace)
+    and plain numpy brute force over float32 vectors with argpartition (a float32 copy where ours
+    are smaller), taking turns by blocks of queries (torch's and OpenBLAS's thread pools slow each
+    other down when they alternate call by call)."""
     vectors = index.vectors.view if index.vectors.dtype == "float32" else index.vectors.take(slice(None))
     k = min(TOP_K, len(vectors))
+    rescore = retrieval.dense_rescore if index.size >= retrieval.sign_codes_from else 0
+    if rescore:
+        index.vectors.top(query_vectors[0], TOP_K, rescore=rescore)  # the codes are built on first use
     seconds = time_blocks({
-        "ours": lambda q: index.vectors.top(q, TOP_K),
+        "ours": lambda q: index.vectors.top(q, TOP_K, rescore=rescore),
+        "exact": lambda q: index.vectors.top(q, TOP_K),
         "numpy": lambda q: np.argpartition(-(vectors @ q), k - 1)[:k],
     }, query_vectors)
     return {"dense_p50_ms": percentile_ms(seconds["ours"], 50),
+            "dense_exact_p50_ms": percentile_ms(seconds["exact"], 50),
+            "dense_search": "sign codes + exact rescoring" if rescore else f"exact, {index.vectors.dtype}",
             "dense_numpy_p50_ms": percentile_ms(seconds["numpy"], 50)}
 
 
@@ -278,7 +286,7 @@ def measure_serve(workdir: Path, n: int) -> dict:
 
     peers_mb = {}
     query_tokens = [tokenize(q["text"]) for q in queries]
-    result.update(time_dense(index, [query_vectors.encode_query(q["text"]) for q in queries]))
+    result.update(time_dense(index, [query_vectors.encode_query(q["text"]) for q in queries], retrieval))
     table = PassageTable(workdir)
     real_lists = table.token_lists(np.arange(table.count))
     corpus = [real_lists[i % table.count] for i in range(n)]

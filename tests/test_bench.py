@@ -60,7 +60,7 @@ def test_report_has_the_documented_keys_with_positive_numbers(eval_dir, embedder
     size = report["sizes"]["500"]
     assert "error" not in size, size
     for key in ("p50_ms", "p95_ms", "p99_ms", "bm25_p50_ms", "bm25s_p50_ms", "rank_bm25_p50_ms",
-                "dense_numpy_p50_ms", "rss_mb", "build_rss_mb", "disk_mb", "load_s"):
+                "dense_numpy_p50_ms", "dense_exact_p50_ms", "rss_mb", "build_rss_mb", "disk_mb", "load_s"):
         assert _positive(size[key]), (key, size[key])
     assert set(size["stages_ms"]) >= {"bm25", "dense", "fusion", "sentences"}
     assert all(_positive(v) for v in size["stages_ms"].values()), size["stages_ms"]
@@ -79,7 +79,7 @@ def test_report_has_the_documented_keys_with_positive_numbers(eval_dir, embedder
     assert alerts["topics"] == 300 and alerts["articles"] == 4
     assert alerts["same_hits_as_brute_force"] == 1.0
     assert "random unit vectors" in report["alert_match_note"]
-    assert len(report["targets"]) == 7
+    assert len(report["targets"]) == 9
     table = bench.format_report(report)
     assert "vs bm25s" in table and "vs rank-bm25" in table and "targets" in table
 
