@@ -134,15 +134,21 @@ def build_search_index(table: PassageTable, n: int, shape: IndexShape, dimension
 
 class ReplicaStore:
     """The corpus store seen through replicated seqs: copy k of article s has seq s + k × stride.
-    The answer path only fetches articles by seq, so that is all this forwards."""
+    The answer path only fetches articles by seq (whole, or their texts), so that is all this forwards."""
 
     def __init__(self, store, stride: int):
         self.store = store
         self.stride = stride
 
     def articles_by_seq(self, seqs: list[int]) -> dict:
+        return self._replicated(self.store.articles_by_seq, seqs)
+
+    def texts_by_seq(self, seqs: list[int]) -> dict:
+        return self._replicated(self.store.texts_by_seq, seqs)
+
+    def _replicated(self, load, seqs: list[int]) -> dict:
         real = {int(s): (int(s) - 1) % self.stride + 1 for s in seqs}
-        found = self.store.articles_by_seq(sorted(set(real.values())))
+        found = load(sorted(set(real.values())))
         return {s: found[r] for s, r in real.items() if r in found}
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from .config import RetrievalConfig
 from .dedupe import is_near_duplicate, shingles
-from .models import Article
+from .models import Article, ArticleText
 from .retrieval import ArticleHit, Retriever, SearchResult
 from .sentence_choice import QuestionTerms, coverage, lede_prior, sentence_evidence, sentence_spans
 from .timeparse import TimeScope, future_marks, is_broad, names_any, parse_time
@@ -105,22 +105,23 @@ class Answerer:
             return self._window_stories(question, scope, now)
         with self.stage("search"):
             result = self.retriever.search(question, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30))
-        hits, articles = self._distinct_stories(result.hits)
+        hits, stories = self._distinct_stories(result.hits)
+        articles = self._quotable(hits)
         with self.stage("sentences"):
-            answer = self.compose(question, result, hits, articles, mode, more)
+            answer = self.compose(question, result, hits, stories, articles, mode, more)
         today = now or date.today()
         ahead = scope.start is not None and scope.start > today  # a window after now: plans made before it
         marks = future_marks(question, scope, today)
         if marks and not answer.no_answer:
-            return self._about_future(answer, marks, articles)
+            return self._about_future(answer, marks, stories)
         if scope.bounded and not ahead and (answer.no_answer or result.window_empty):
             # an empty window was searched without it already: that search is the one to reuse
-            found = (result, hits, articles) if result.window_empty else None
+            found = (result, hits, stories) if result.window_empty else None
             return self._before_window(answer, scope, now, mode, found) or self._nothing_in_window(answer, scope)
         return answer
 
     @staticmethod
-    def _about_future(answer: Answer, marks: frozenset[str], articles: dict[int, Article]) -> Answer:
+    def _about_future(answer: Answer, marks: frozenset[str], articles: dict[int, ArticleText]) -> Answer:
         """A question about a time after now ("in 2031", "the 2034 World Cup") is answered only by
         articles that name that time: what was announced for then. Others are about something
         else (today's price for "the price of gold in December 2029"), so without one, nothing
@@ -146,52 +147,57 @@ class Answerer:
     def _window_stories(self, question: str, scope: TimeScope, now: date | None) -> Answer:
         """A question with no topic beyond its time ("latest news", "what happened last week"):
         the window's newest stories, newest first, each quoted by its lede, near-duplicates once."""
-        hits, articles = self._distinct_stories(self.retriever.newest(scope, now, LOAD_BATCH * 3))
+        hits, stories = self._distinct_stories(self.retriever.newest(scope, now, LOAD_BATCH * 3))
         hits = hits[: self.config.max_quotes]
+        articles = self.store.articles_by_seq([h.seq for h in hits])
         window = (scope.start.isoformat() if scope.start else None, scope.end.isoformat() if scope.end else None)
         if not hits:
             return Answer(question, True, window=window, newest_first=True,
                           note=f"No stories {_window_words(scope)} in the store.")
         quotes = []
         for hit in hits:
-            a = articles[hit.seq]
-            if a.sentences:
+            a = articles.get(hit.seq)
+            if a is not None and a.sentences:
                 quotes.append(Quote(text=a.sentences[0].text, article_id=a.id, title=a.title, date=a.date,
                                     url=a.url, score=1.0))
-        return Answer(question, False, quotes, [articles[h.seq].id for h in hits], [], window, True,
+        return Answer(question, False, quotes, [stories[h.seq].id for h in hits], [], window, True,
                       note=f"The newest stories {_window_words(scope)}:")
 
     def _before_window(self, missed: Answer, scope: TimeScope, now: date | None, mode: str,
-                       found: tuple[SearchResult, list[ArticleHit], dict[int, Article]] | None = None) -> Answer | None:
+                       found: tuple[SearchResult, list[ArticleHit], dict[int, ArticleText]] | None = None) -> Answer | None:
         """A topic question whose window holds nothing on the topic (or no story at all): when
         older stories do, say so and quote the latest of them (its date shows how old it is). It
         stays a "nothing answers that": the quote is what the store has instead, not an answer
         about the window (a 2022 question of a 1987 wire gets no 1987 story as its answer)."""
         if found is None:
             result = self.retriever.search(scope.text, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30))
-            hits, articles = self._distinct_stories(result.hits)
+            hits, stories = self._distinct_stories(result.hits)
         else:
-            result, hits, articles = found
-        if not hits or not self._relevant(hits[0], articles.get(hits[0].seq), result, mode):
+            result, hits, stories = found
+        if not hits:
             return None
         floor = RELEVANT_SHARE * hits[0].score
         latest = max((h for h in hits if h.score >= floor), key=lambda h: h.day)
+        articles = self.store.articles_by_seq(list({hits[0].seq, latest.seq}))
+        if not self._relevant(hits[0], articles.get(hits[0].seq), result, mode):
+            return None
         quotes, _ = self._quotes([latest], articles, result)
         return dataclasses.replace(
-            missed, no_answer=True, quotes=quotes[:1], more=[], articles=[articles[h.seq].id for h in hits],
+            missed, no_answer=True, quotes=quotes[:1], more=[], articles=[stories[h.seq].id for h in hits],
             suggestions=[], note=f"Nothing on that {_window_words(scope)}. The latest I have:")
 
-    def compose(self, question: str, result: SearchResult, hits: list[ArticleHit], articles: dict[int, Article],
-                mode: str = "hybrid", more: int = 0) -> Answer:
-        """The answer from retrieval's distinct stories (apart from `answer` so that sentence choice
-        can be measured over one retrieval run)."""
-        ranked_ids = [articles[h.seq].id for h in hits]
+    def compose(self, question: str, result: SearchResult, hits: list[ArticleHit], stories: dict[int, ArticleText],
+                articles: dict[int, Article], mode: str = "hybrid", more: int = 0) -> Answer:
+        """The answer from retrieval's distinct stories and the whole articles of the first few
+        (`_quotable`; apart from `answer` so that sentence choice can be measured over one
+        retrieval run)."""
+        ranked_ids = [stories[h.seq].id for h in hits]
         window = (
             result.scope.start.isoformat() if result.scope.start else None,
             result.scope.end.isoformat() if result.scope.end else None,
         )
         if not hits or not self._relevant(hits[0], articles.get(hits[0].seq), result, mode):
-            suggestions = [articles[h.seq].title for h in hits[:3] if h.seq in articles]
+            suggestions = [stories[h.seq].title for h in hits[:3] if h.seq in stories]
             return Answer(question, True, [], ranked_ids, suggestions, window, result.scope.recent)
         quotes, extra = self._quotes(hits, articles, result, more)
         if result.scope.recent:
@@ -221,29 +227,34 @@ class Answerer:
         evidence = sentence_evidence(article, result.idf, terms)
         return max(evidence, default=0.0) >= (0.5 if mode == "bm25" else 0.75)
 
-    def _distinct_stories(self, hits: list[ArticleHit]) -> tuple[list[ArticleHit], dict[int, Article]]:
-        """The best MIN_ARTICLES hits that are distinct stories, and their articles. Articles are
-        loaded a few at a time, best first, and stop loading once enough stories are found."""
+    def _distinct_stories(self, hits: list[ArticleHit]) -> tuple[list[ArticleHit], dict[int, ArticleText]]:
+        """The best MIN_ARTICLES hits that are distinct stories, and their texts. Texts are loaded a
+        few at a time, best first, and stop loading once enough stories are found; sentences are
+        loaded only for the articles quoted (`_quotable`)."""
         kept: list[ArticleHit] = []
         kept_shingles: list[np.ndarray] = []
-        articles: dict[int, Article] = {}
+        stories: dict[int, ArticleText] = {}
         for start in range(0, len(hits), LOAD_BATCH):
             batch = hits[start : start + LOAD_BATCH]
-            articles.update(self.store.articles_by_seq([h.seq for h in batch]))
+            stories.update(self.store.texts_by_seq([h.seq for h in batch]))
             for hit in batch:
-                article = articles.get(hit.seq)
-                if article is None:
+                story = stories.get(hit.seq)
+                if story is None:
                     continue
-                sh = self._shingles(article)
+                sh = self._shingles(story)
                 if any(is_near_duplicate(sh, other, self.config.duplicate_threshold) for other in kept_shingles):
                     continue
                 kept.append(hit)
                 kept_shingles.append(sh)
                 if len(kept) == MIN_ARTICLES:
-                    return kept, articles
-        return kept, articles
+                    return kept, stories
+        return kept, stories
 
-    def _shingles(self, article: Article) -> np.ndarray:
+    def _quotable(self, hits: list[ArticleHit]) -> dict[int, Article]:
+        """The whole articles (sentences, passages) of the hits quotes are chosen from."""
+        return self.store.articles_by_seq([h.seq for h in hits[:QUOTED_ARTICLES]])
+
+    def _shingles(self, article: ArticleText) -> np.ndarray:
         """Cached per article: popular stories come up in many answers."""
         cached = self._shingle_cache.get(article.seq)
         if cached is None:

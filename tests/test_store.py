@@ -43,6 +43,17 @@ def test_save_and_get_roundtrip(store, make_article):
     assert loaded.passages and loaded.passages[0].start == 0 and loaded.passages[-1].end == 4
 
 
+def test_texts_by_seq_are_the_articles_without_their_sentences(store, make_article):
+    seq = store.save(make_article(TEXT, title="Storm hits coast", date="2019-06-06", url="https://example.com/s",
+                                  source="Example")).seq
+    texts = store.texts_by_seq([seq, seq + 99])
+    assert list(texts) == [seq]  # a seq the store lacks is left out
+    whole = store.articles_by_seq([seq])[seq]
+    for name in ("seq", "id", "title", "date", "source", "url", "text"):
+        assert getattr(texts[seq], name) == getattr(whole, name), name
+    assert not hasattr(texts[seq], "sentences")
+
+
 def test_get_unknown_id_is_none(store):
     assert store.get("nope") is None
 

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..models import Article
+from ..models import Article, ArticleText
 
 
 class StoreError(RuntimeError):
@@ -91,6 +91,9 @@ class Store(Protocol):
     def get(self, article_id: str) -> Article | None: ...
 
     def articles_by_seq(self, seqs: list[int]) -> dict[int, Article]: ...
+
+    def texts_by_seq(self, seqs: list[int]) -> dict[int, ArticleText]:
+        """The articles of these seqs without their sentences and passages."""
 
     def headers(self) -> Iterator[ArticleHeader]: ...
 

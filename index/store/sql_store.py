@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..models import Article, Passage, Sentence
+from ..models import Article, ArticleText, Passage, Sentence
 from .base import MIGRATING_KEY, ArticleHeader, SaveResult, StoreError, now_iso, redact
 from .sql_alerts import SqlAlertsMixin
 from .sql_feeds import SqlFeedsMixin
@@ -117,6 +117,15 @@ class SqlStore(SqlAlertsMixin, SqlFeedsMixin):
                 rows = self._run(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE seq IN ({_marks(chunk)})",
                                  chunk).fetchall()
                 found.update((a.seq, a) for a in self._hydrate(rows))
+        return found
+
+    def texts_by_seq(self, seqs: list[int]) -> dict[int, ArticleText]:
+        found: dict[int, ArticleText] = {}
+        with self._lock:
+            for chunk in _chunks([int(s) for s in seqs]):
+                rows = self._run(f"SELECT seq, id, title, date, source, url, text FROM articles "
+                                 f"WHERE seq IN ({_marks(chunk)})", chunk).fetchall()
+                found.update((r[0], ArticleText(*r)) for r in rows)
         return found
 
     def articles_after(self, seq: int, limit: int = 1000) -> list[Article]:
