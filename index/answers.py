@@ -23,9 +23,10 @@ import numpy as np
 
 from .config import RetrievalConfig
 from .dedupe import is_near_duplicate, shingles
-from .models import Article, ArticleText
+from .models import Article
 from .retrieval import ArticleHit, Retriever, SearchResult
 from .sentence_choice import QuestionTerms, coverage, lede_prior, sentence_evidence, sentence_spans
+from .store.base import ArticleText
 from .timeparse import TimeScope, future_marks, is_broad, names_any, parse_time
 
 MIN_ARTICLES = 10

@@ -41,21 +41,6 @@ class Passage:
 
 
 @dataclass(frozen=True)
-class ArticleText:
-    """An article without its sentences and passages: all that telling stories apart, listing
-    them and checking what they name needs. Answers load a dozen of these and the sentences of
-    only the few they quote (loading sentences was most of an answer's time)."""
-
-    seq: int
-    id: str
-    title: str
-    date: str | None
-    source: str
-    url: str | None
-    text: str
-
-
-@dataclass(frozen=True)
 class Article:
     id: str
     title: str

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..models import Article, ArticleText
+from ..models import Article
 
 
 class StoreError(RuntimeError):
@@ -66,6 +66,15 @@ class ArticleHeader:
 
     def as_dict(self) -> dict:
         return {"id": self.id, "title": self.title, "date": self.date, "source": self.source, "url": self.url}
+
+
+@dataclass(frozen=True)
+class ArticleText(ArticleHeader):
+    """An article without its sentences and passages: all that telling stories apart, listing
+    them and checking what they name needs. Answers load a dozen of these and the sentences of
+    only the few they quote (loading sentences was most of an answer's time)."""
+
+    text: str
 
 
 @dataclass(frozen=True)

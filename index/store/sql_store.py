@@ -14,8 +14,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..models import Article, ArticleText, Passage, Sentence
-from .base import MIGRATING_KEY, ArticleHeader, SaveResult, StoreError, now_iso, redact
+from ..models import Article, Passage, Sentence
+from .base import MIGRATING_KEY, ArticleHeader, ArticleText, SaveResult, StoreError, now_iso, redact
 from .sql_alerts import SqlAlertsMixin
 from .sql_feeds import SqlFeedsMixin
 
