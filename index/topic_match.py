@@ -186,65 +186,28 @@ class TopicMatcher:
     def match(self, seq: int, passage_tokens: Sequence[Sequence[str]], passage_vectors: np.ndarray,
               idf: dict[str, float], text: str) -> list[TopicMatch]:
         """Topics the article (seq, its passages' tokens and vectors, title + text) matches.
-        `idf` weighs every topic term (Bm25Index.term_weights)."""
+        `idf` weighs every topic term (Bm25Index.term_weights). Four steps, each narrowing the
+        topics: coverage of those sharing a term, the candidates that can still reach their
+        threshold, the cosine bound, then exact scores."""
         if not self.topics or not len(passage_tokens):
             return []
         cfg = self.config
         if cfg.bm25_weight + cfg.dense_weight <= 0:
             return []
-        weights, inverse = self._weights(idf)
-        n_passages = len(passage_tokens)
-        # coverage of the topics sharing a term with the article, from its terms' columns only
-        columns: dict[int, int] = {}
-        cell_rows, cell_passages = [], []
-        for j, tokens in enumerate(passage_tokens):
-            for term in set(tokens):
-                col = self.vocab.get(term)
-                if col is not None:
-                    cell_rows.append(columns.setdefault(col, len(columns)))
-                    cell_passages.append(j)
         live = (self.since < seq) & ~self.muted
-        touched = np.zeros(0, np.int64)
-        coverage = np.zeros((0, n_passages), np.float32)
-        if columns:
-            cols = np.fromiter(columns, np.int64, len(columns))
-            presence = np.zeros((len(cols), n_passages), np.float32)
-            presence[cell_rows, cell_passages] = 1.0
-            sub = self._by_term[:, cols].tocsr()
-            touched = np.flatnonzero(np.diff(sub.indptr))
-            covered = sub[touched] @ (weights[cols, None] * presence)
-            reach = (covered.max(axis=1) * inverse[touched] >= self._min_coverage[touched]) & live[touched]
-            touched = touched[reach]
-            coverage = covered[reach] * inverse[touched, None]
-        always = self._always[live[self._always]]  # thresholds low enough to match on meaning alone
-        if len(always):
-            mask = np.zeros(len(self.topics), bool)
-            mask[always] = True
-            mask[touched] = True
-            candidates = np.flatnonzero(mask)
-            cand_coverage = np.zeros((len(candidates), n_passages), np.float32)
-            cand_coverage[np.searchsorted(candidates, touched)] = coverage
-        else:
-            candidates, cand_coverage = touched, coverage
+        touched, coverage = self._covering(passage_tokens, self._weights(idf), live)
+        candidates, cand_coverage = self._candidates(touched, coverage, live, len(passage_tokens))
         if not len(candidates):
             return []
         passage_vectors = np.asarray(passage_vectors, np.float32)
         many = len(candidates) * 2 > len(self.topics)  # most topics: one full product beats gathering rows
         if (cfg.dense_weight > 0 and self._basis is not None and not many
-                and len(candidates) * n_passages >= self.BOUND_FROM):
+                and len(candidates) * len(passage_tokens) >= self.BOUND_FROM):
             keep = self._bounded(candidates, cand_coverage, passage_vectors)
             candidates, cand_coverage = candidates[keep], cand_coverage[keep]
             if not len(candidates):
                 return []
-        if cfg.dense_weight <= 0:
-            cosine = np.zeros_like(cand_coverage)
-        elif many:
-            cosine = self.vectors @ passage_vectors.T
-            if len(candidates) < len(self.topics):
-                cosine = cosine[candidates]
-        else:
-            cosine = self.vectors[candidates] @ passage_vectors.T
-        scores = _fuse_into(cosine, cand_coverage, cfg)
+        scores = _fuse_into(self._cosines(candidates, passage_vectors, many, cand_coverage), cand_coverage, cfg)
         best_passage = scores.argmax(axis=1)
         best = scores[np.arange(len(candidates)), best_passage]
         hits = np.flatnonzero(best >= self.thresholds[candidates] - self.TIE)
@@ -253,3 +216,55 @@ class TopicMatcher:
             for i in hits
             if self.topics[candidates[i]].query.admits(text)
         ]
+
+    def _covering(self, passage_tokens: Sequence[Sequence[str]], weights: tuple[np.ndarray, np.ndarray],
+                  live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The live topics sharing a term with the article whose coverage lets them reach their
+        threshold, and that coverage per passage: a sparse product over the article's terms'
+        columns only."""
+        term_weights, inverse = weights
+        n_passages = len(passage_tokens)
+        columns: dict[int, int] = {}
+        cell_rows, cell_passages = [], []
+        for j, tokens in enumerate(passage_tokens):
+            for term in set(tokens):
+                col = self.vocab.get(term)
+                if col is not None:
+                    cell_rows.append(columns.setdefault(col, len(columns)))
+                    cell_passages.append(j)
+        if not columns:
+            return np.zeros(0, np.int64), np.zeros((0, n_passages), np.float32)
+        cols = np.fromiter(columns, np.int64, len(columns))
+        presence = np.zeros((len(cols), n_passages), np.float32)
+        presence[cell_rows, cell_passages] = 1.0
+        sub = self._by_term[:, cols].tocsr()
+        touched = np.flatnonzero(np.diff(sub.indptr))
+        covered = sub[touched] @ (term_weights[cols, None] * presence)
+        reach = (covered.max(axis=1) * inverse[touched] >= self._min_coverage[touched]) & live[touched]
+        touched = touched[reach]
+        return touched, covered[reach] * inverse[touched, None]
+
+    def _candidates(self, touched: np.ndarray, coverage: np.ndarray, live: np.ndarray,
+                    n_passages: int) -> tuple[np.ndarray, np.ndarray]:
+        """The covering topics, and the live ones whose threshold is low enough to match on
+        meaning alone (coverage 0), in topic order."""
+        always = self._always[live[self._always]]
+        if not len(always):
+            return touched, coverage
+        mask = np.zeros(len(self.topics), bool)
+        mask[always] = True
+        mask[touched] = True
+        candidates = np.flatnonzero(mask)
+        cand_coverage = np.zeros((len(candidates), n_passages), np.float32)
+        cand_coverage[np.searchsorted(candidates, touched)] = coverage
+        return candidates, cand_coverage
+
+    def _cosines(self, candidates: np.ndarray, passage_vectors: np.ndarray, many: bool,
+                 like: np.ndarray) -> np.ndarray:
+        """Candidates × passages cosines (zeros when the dense weight is 0)."""
+        if self.config.dense_weight <= 0:
+            return np.zeros_like(like)
+        if many:
+            cosine = self.vectors @ passage_vectors.T
+            return cosine[candidates] if len(candidates) < len(self.topics) else cosine
+        return self.vectors[candidates] @ passage_vectors.T
