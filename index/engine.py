@@ -54,6 +54,7 @@ class Engine:
         """Load the saved index and index whatever the store gained since (embedding only new text)."""
         self.load_index()
         self.index.catch_up(progress)
+        self.retriever.prepare()
 
     def pending_passages(self) -> int:
         """Passages saved but not yet indexed: the size of the embedding work ahead."""
@@ -125,6 +126,7 @@ class Engine:
     def reindex(self, progress: Progress | None = None, stop=None) -> None:
         """`stop`: a threading.Event that ends the rebuild early (RebuildStopped)."""
         self.index.rebuild(progress, stop)
+        self.retriever.prepare()
 
     def close(self) -> None:
         self.store.close()

@@ -151,7 +151,7 @@ class PassageVectors:
                     masked[~allowed] = -np.inf
                     ids = best(masked, k)
             return DenseTop(ids, scores[ids], lambda rows: scores[rows])
-        candidates = self._codes().nearest(query, rescore, allowed)
+        candidates = self.codes().nearest(query, rescore, allowed)
         exact = self.cosines(candidates, query)
         order = best(exact, k)
         return DenseTop(candidates[order], exact[order], lambda rows: self.cosines(rows, query))
@@ -165,7 +165,7 @@ class PassageVectors:
         picked = torch.from_numpy(np.ascontiguousarray(self._rows.view[rows])).float()
         return torch.mv(picked, torch.from_numpy(np.asarray(query, np.float32))).numpy()
 
-    def _codes(self) -> "SignCodes":
+    def codes(self) -> "SignCodes":
         """The sign codes, built on first use (a store small enough for exact search never pays
         for them) and kept up to date by `extend` from then on."""
         if self._signs is None:

@@ -176,7 +176,7 @@ def test_sign_codes_find_every_passage_at_least_as_near_as_the_count_th(d):
     vectors = PassageVectors(d, "float32")
     vectors.extend(rows)
     query = unit(rng, 1, d)[0]
-    nearest = vectors._codes().nearest(query, 100)
+    nearest = vectors.codes().nearest(query, 100)
     distance = hamming(rows, query[None, :])
     cutoff = np.sort(distance)[99]
     assert set(nearest) == set(np.flatnonzero(distance <= cutoff))
@@ -187,12 +187,12 @@ def test_sign_codes_grown_with_the_vectors_equal_codes_built_at_once():
     rows = unit(rng, 500, 64)
     grown = PassageVectors(64, "float16")
     grown.extend(rows[:200])
-    grown._codes()  # built here, then kept up to date by extend
+    grown.codes()  # built here, then kept up to date by extend
     grown.extend(rows[200:])
     whole = PassageVectors(64, "float16")
     whole.extend(rows)
     query = unit(rng, 1, 64)[0]
-    np.testing.assert_array_equal(grown._codes().nearest(query, 50), whole._codes().nearest(query, 50))
+    np.testing.assert_array_equal(grown.codes().nearest(query, 50), whole.codes().nearest(query, 50))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "int8"])
@@ -237,3 +237,18 @@ def test_rescored_top_keeps_to_allowed_passages():
 def test_rescore_config_is_checked():
     with pytest.raises(ConfigError, match="dense_rescore"):
         validate(Config(retrieval=RetrievalConfig(candidates=200, dense_rescore=100)))
+
+
+def test_a_large_index_has_its_sign_codes_built_when_opened_and_answers_as_exact_search(fresh_engine):
+    """sign_codes_from = 0 stands in for a store of a quarter of a million passages."""
+    documents = demo_documents({"demo-019", "demo-020", "demo-023"})
+    exact = fresh_engine(config=Config(retrieval=RetrievalConfig(sign_codes_from=10**9)))
+    exact.save_documents(documents)
+    exact.open_index()
+    signs = fresh_engine(config=Config(retrieval=RetrievalConfig(sign_codes_from=0)))
+    signs.save_documents(documents)
+    signs.open_index()
+    assert signs.index.current.vectors._signs is not None  # built on opening, not by the first question
+    assert exact.index.current.vectors._signs is None
+    question = "Why are the rail workers on strike?"
+    assert signs.answer(question).as_dict() == exact.answer(question).as_dict()  # a few passages: all rescored
