@@ -23,7 +23,8 @@ import numpy as np
 from index.answers import Answerer
 from index.bm25 import Bm25Params
 from index.config import RetrievalConfig
-from index.retrieval import Retriever, top_k
+from index.passage_vectors import best
+from index.retrieval import Retriever
 from index.index_manager import IndexManager
 from index.search_index import IndexShape, SearchIndex
 from index.store import SqliteStore
@@ -185,7 +186,7 @@ def bm25_agrees(ours: np.ndarray, theirs: np.ndarray, k: int = 10) -> bool:
     """Equal scores (to 1e-9) and the same top-k, ties allowed to fall either way."""
     if not np.allclose(ours, theirs, rtol=1e-9, atol=1e-9):
         return False
-    top = top_k(ours, k)
+    top = best(ours, k)
     return bool(np.allclose(np.sort(theirs[top])[::-1], np.sort(theirs)[::-1][: len(top)], rtol=1e-9, atol=1e-9))
 
 

@@ -82,6 +82,11 @@ class Answer:
         }
 
 
+# a search already made and what it loaded: the result, its distinct stories, their texts, and
+# the whole articles of the first few
+Searched = tuple[SearchResult, list[ArticleHit], dict[int, ArticleText], dict[int, Article]]
+
+
 def _untimed(stage: str) -> AbstractContextManager:
     return nullcontext()
 
@@ -117,7 +122,7 @@ class Answerer:
             return self._about_future(answer, marks, stories)
         if scope.bounded and not ahead and (answer.no_answer or result.window_empty):
             # an empty window was searched without it already: that search is the one to reuse
-            found = (result, hits, stories) if result.window_empty else None
+            found = (result, hits, stories, articles) if result.window_empty else None
             return self._before_window(answer, scope, now, mode, found) or self._nothing_in_window(answer, scope)
         return answer
 
@@ -165,7 +170,7 @@ class Answerer:
                       note=f"The newest stories {_window_words(scope)}:")
 
     def _before_window(self, missed: Answer, scope: TimeScope, now: date | None, mode: str,
-                       found: tuple[SearchResult, list[ArticleHit], dict[int, ArticleText]] | None = None) -> Answer | None:
+                       found: Searched | None = None) -> Answer | None:
         """A topic question whose window holds nothing on the topic (or no story at all): when
         older stories do, say so and quote the latest of them (its date shows how old it is). It
         stays a "nothing answers that": the quote is what the store has instead, not an answer
@@ -173,13 +178,16 @@ class Answerer:
         if found is None:
             result = self.retriever.search(scope.text, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30))
             hits, stories = self._distinct_stories(result.hits)
+            articles: dict[int, Article] = {}
         else:
-            result, hits, stories = found
+            result, hits, stories, articles = found
         if not hits:
             return None
         floor = RELEVANT_SHARE * hits[0].score
         latest = max((h for h in hits if h.score >= floor), key=lambda h: h.day)
-        articles = self.store.articles_by_seq(list({hits[0].seq, latest.seq}))
+        missing = [s for s in {hits[0].seq, latest.seq} if s not in articles]
+        if missing:  # a reused search loaded the first few already: only what they lack is read
+            articles = {**articles, **self.store.articles_by_seq(missing)}
         if not self._relevant(hits[0], articles.get(hits[0].seq), result, mode):
             return None
         quotes, _ = self._quotes([latest], articles, result)

@@ -46,11 +46,6 @@ class SearchResult:
     window_empty: bool = False  # the question's window held no article, so the whole store was searched
 
 
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indexes of the k best finite scores, best first."""
-    return best(scores, k)
-
-
 # A method's candidates: (passage ids best first, their scores, the method's weight in fusion).
 Ranked = tuple[np.ndarray, np.ndarray, float]
 
