@@ -288,8 +288,8 @@ class Answerer:
             if article is None:
                 continue
             weight = hit.score / top_score
-            candidates = [(score * weight + lede_prior(i), rank, first, i, article)
-                          for i, (score, first) in enumerate(sentence_spans(article, hit, result.idf, terms))
+            candidates = [(score * weight + lede_prior(i), rank, first, last, article)
+                          for i, (score, first, last) in enumerate(sentence_spans(article, hit, result.idf, terms))
                           if score > 0]
             if result.scope.recent:  # "latest": one quote from each of the newest relevant stories
                 candidates = sorted(candidates, key=lambda c: -c[0])[:1]

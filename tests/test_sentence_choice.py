@@ -18,7 +18,7 @@ def spans(article, question):
 def best(article, question) -> tuple[int, int]:
     scored = spans(article, question)
     i = max(range(len(scored)), key=lambda k: scored[k][0])
-    return scored[i][1], i
+    return scored[i][1], scored[i][2]
 
 
 def test_the_kind_of_fact_asked():
@@ -74,3 +74,46 @@ def test_how_many_prefers_the_count_of_the_thing_asked(make_article):
         "Brightline said the factory would create 850 permanent jobs.",
         title="Factory")
     assert best(article, "How many jobs will the Brightline factory create?") == (1, 1)
+
+
+# laid out as quiz pages are scraped: each option a paragraph, the next item's number stuck to the
+# last option, and each answer-key entry in the paragraph of its number
+QUIZ = (
+    "Test yourself on the week's news.\n\n"
+    "Which city voted to ban rental bicycles?\n\nLisbon\n\nOslo\n\nGhent 2. "
+    "How many lanterns were lit at the Harrow festival?\n\n300\n\n1,200\n\n4,000\n\n9,500 1. Oslo\n\n"
+    "Rental bicycles will be outlawed in the Norwegian capital after a vote last week.\n\n2. 4,000\n\n"
+    "Organisers of the Harrow festival lit 4,000 paper lanterns along the river."
+)
+
+
+def test_a_quiz_question_is_answered_by_its_answer_key_not_restated(make_article):
+    article = make_article(QUIZ, title="Quiz of the week")
+    texts = [s.text for s in article.sentences]
+    first, last = best(article, "Which city voted to ban rental bicycles?")
+    assert texts[first : last + 1] == ["Oslo", "Rental bicycles will be outlawed in the Norwegian capital after a vote last week."]
+    first, last = best(article, "How many lanterns were lit at the Harrow festival?")
+    assert texts[first] == "4,000"
+
+
+def test_answer_key_needs_options_and_one_repeated_option():
+    from index.answer_key import answer_key, asked_at, options_after
+
+    texts = ["Which city voted to ban rental bicycles?", "Lisbon", "Oslo", "Ghent 2.", "What else?",
+             "1.", "Oslo", "Bicycles are banned there."]
+    assert options_after(texts, 0) == ["Lisbon", "Oslo", "Ghent"]
+    assert answer_key(texts, 0) == (6, 7)
+    assert asked_at(["A gardener was attacked while mowing.", "What attacked her?", "A hawk", "A fox 2."], 0) == 1
+    # a key that repeats two of the options says nothing about which one is right
+    assert answer_key(texts[:5] + ["1.", "Oslo", "2.", "Lisbon"], 0) is None
+    # an explainer's question has no options: no key
+    assert answer_key(["What is the harbour levy?", "The harbour levy is a fee charged on every cruise ship."], 0) is None
+
+
+def test_a_stored_question_is_not_quoted_as_its_own_answer(make_article):
+    article = make_article(
+        "What is the harbour levy and who pays it?\n\n"
+        "The levy is a fee of 12 euros charged on every cruise passenger landing in Port Alder, the council said.",
+        title="Harbour levy explained")
+    first, last = best(article, "What is the harbour levy in Port Alder?")
+    assert (first, last) == (1, 1)
