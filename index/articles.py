@@ -68,6 +68,16 @@ def _passage(index: int, sentences: list[Sentence], start: int, end: int) -> Pas
     return Passage(index=index, start=start, end=end, text=" ".join(s.text for s in sentences[start:end]))
 
 
+TITLE_CHARS = 120
+
+
+def _lede_title(lede: str) -> str:
+    """A page with no headline is titled by its first sentence, cut at a word with an ellipsis."""
+    if len(lede) <= TITLE_CHARS:
+        return lede
+    return lede[:TITLE_CHARS].rsplit(" ", 1)[0].rstrip(",;:—–- ") + "…"
+
+
 def build_article(raw: RawDocument, passage_words: int, saved_at: str = "") -> Article:
     cleaned = clean(raw.text, title=raw.title)
     text = "\n\n".join(cleaned.paragraphs)
@@ -78,7 +88,7 @@ def build_article(raw: RawDocument, passage_words: int, saved_at: str = "") -> A
     url = normalise_url(normalise(raw.url).replace("\n", "") if raw.url else None)
     date = parse_date(raw.date) if raw.date else None
     date = date or cleaned.dateline
-    title = cleaned.title or sentences[0].text[:120]
+    title = cleaned.title or _lede_title(sentences[0].text)
     return Article(
         id=(raw.id or stable_id(url, digest)).strip(),
         title=normalise(title).replace("\n", " ").strip(),

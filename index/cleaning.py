@@ -99,6 +99,15 @@ def _looks_like_title(paragraph: str) -> bool:
     return 0 < len(words) <= _TITLE_MAX_WORDS and not paragraph.endswith((".", ":", ";", ","))
 
 
+# A wire dateline set apart from the story ("New York CNN Business —", "LONDON (Reuters) -"): where
+# the text comes from, never its headline; it opens the story's head and is dropped with it.
+_DATELINE_MARK = re.compile(r"^[\w().,'’ &/-]{1,60}\s[—–-]+$")
+
+
+def _is_dateline_mark(paragraph: str) -> bool:
+    return len(paragraph.split()) <= 6 and bool(_DATELINE_MARK.match(paragraph.strip()))
+
+
 _ALSO_ON = re.compile(r"^also on ((?:[a-z0-9-]+\.)+[a-z]{2,})\b(?!\.)", re.IGNORECASE)
 
 
@@ -117,6 +126,9 @@ def clean(text: str, title: str = "") -> CleanText:
         date = parse_date_line(p)
         if date and dateline is None:
             dateline = date
+            body_start = i + 1
+            continue
+        if _is_dateline_mark(p):
             body_start = i + 1
             continue
         if not found_title and _looks_like_title(p):

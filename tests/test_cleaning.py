@@ -110,6 +110,14 @@ def test_dateline_is_found_in_the_head():
     assert cleaned.paragraphs == [BODY_1, BODY_2]
 
 
+@pytest.mark.parametrize("mark", ["CNN —", "New York CNN Business —", "LONDON (Reuters) -", "Washington CNN –"])
+def test_a_wire_dateline_mark_is_neither_title_nor_text(mark):
+    cleaned = clean(page(mark, BODY_1, BODY_2))
+    assert cleaned.title == ""  # the article's title then comes from its first sentence
+    assert cleaned.paragraphs == [BODY_1, BODY_2]
+    assert clean(page("Storm hits coast", mark, BODY_1)).title == "Storm hits coast"
+
+
 def test_no_dateline_when_the_head_has_none():
     assert clean(page("Storm hits coast", BODY_1, BODY_2)).dateline is None
 

@@ -408,3 +408,18 @@ def test_an_article_dated_in_the_future_is_flagged_at_ingest(tmp_path, ingest_co
         report = ingest_documents(store, docs, ingest_config)
     assert report.added == ["far", "past"] and report.future == ["far"]
     assert report.as_dict()["future"] == ["far"]
+
+
+def test_an_export_record_with_no_title_and_a_dateline_mark_is_titled_by_its_lede(tmp_path, store, ingest_config):
+    lede = ("Families are spreading marigold petals across the old town square, lighting candles for their "
+            "loved ones and painting their faces for the two days of the festival.")
+    path = tmp_path / "export.jsonl"
+    path.write_text(json.dumps({"id": "cnn-1", "title": "", "date": "2021-11-02",
+                                "text": f"New York CNN —\n\n{lede}\n\nThe festival ends on Tuesday night."}),
+                    encoding="utf-8")
+    ingest_paths(store, [path], ingest_config)
+    article = store.get("cnn-1")
+    # cut at a word, within 120 characters, with an ellipsis
+    assert article.title.endswith(" painting…") and len(article.title) <= 121
+    assert lede.startswith(article.title[:-1] + " ")
+    assert article.text.startswith("Families are spreading")  # the dateline mark is not story text
