@@ -8,7 +8,9 @@ itself. A sentence holding a *new* fact of the kind asked for (a name the questi
 "who"/"which X", a number for "how many", a day for "when": `answer_type`) gets a bonus — the
 answer is what the question does not already say — and so does one in a passage retrieval ranked
 high. A sentence that names its subject only by reference ("The company …") takes the bonus of the
-sentence before it when that one names something of the asked kind, and is quoted with it.
+sentence before it when that one names something of the asked kind, and is quoted with it; so does
+one that describes the asked thing ("the wildly popular South Korean show" for "which show") when
+the name before it is the more salient. A stored question is not its own answer (`answer_key`).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class QuestionTerms:
         all_terms = set(tokenize(question))
         kind = asked_kind(question)
         return cls(frozenset(entities & all_terms), frozenset(all_terms - entities), kind,
-                   asked_nouns(question) if kind == NUMBER else frozenset(), asks_increment(question))
+                   asked_nouns(question) if kind in (NUMBER, NAME) else frozenset(), asks_increment(question))
 
     @property
     def tokens(self) -> frozenset[str]:
@@ -132,7 +134,8 @@ def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
                    terms: QuestionTerms) -> list[tuple[float, int, int]]:
     """For each sentence i: (score, first, last sentence of its quote). The quote is sentence i
     alone; or i-1..i when sentence i names its subject only by reference ("The company …") and the
-    sentence before names something of the asked kind: that pair is what answers; or, for a quiz's
+    sentence before names something of the asked kind: that pair is what answers (so too when sentence
+    i describes the asked thing, "the wildly popular show", and the one before names it); or, for a quiz's
     question, its answer key's entry."""
     passage_of = {i: p.index for p in article.passages for i in range(p.start, p.end)}
     passage_score: dict[int, float] = {}
@@ -162,7 +165,12 @@ def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
         first = i
         if has_new.get(i):
             if terms.kind == NAME:
-                score += name_bonus(i)
+                before = name_bonus(i - 1) if i and has_new.get(i - 1) and _describes(texts[i], terms.nouns) else 0.0
+                if before > name_bonus(i):  # "the wildly popular show": its name is said just before
+                    score += before
+                    first = i - 1
+                else:
+                    score += name_bonus(i)
             elif terms.nouns and terms.kind == NUMBER:
                 # the count of the thing asked beats any other number ("850 permanent jobs" over
                 # "120 electric buses", and over "180 more jobs" unless more are asked for)
@@ -170,7 +178,8 @@ def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
                 score += ANSWER_TYPE_BONUS + COUNTED_BONUS if counted else OTHER_NUMBER_BONUS
             else:
                 score += ANSWER_TYPE_BONUS
-        elif terms.kind == NAME and i and has_new.get(i - 1) and REFERS_BACK.match(texts[i]):
+        elif terms.kind == NAME and i and has_new.get(i - 1) and (
+                REFERS_BACK.match(texts[i]) or _describes(texts[i], terms.nouns)):
             score += name_bonus(i - 1)
             first = i - 1
         out.append(_asking(texts, i, score, first))
@@ -187,6 +196,16 @@ def _asking(texts: list[str], i: int, score: float, first: int) -> tuple[float, 
     if key is None:
         return (score * ASKING_FACTOR, first, i) if q == i else (score, first, i)
     return score + KEY_BONUS, key[0], key[1]
+
+
+def _describes(text: str, nouns: frozenset[str]) -> bool:
+    """Whether `text` names the asked thing by description ("the wildly popular South Korean show"
+    for "which show"): the answer's name is then in the sentence before."""
+    words = text.split()
+    for k, w in enumerate(words):
+        if w.lower() in ("the", "this", "that") and set(tokenize(" ".join(words[k + 1 : k + 5]))) & nouns:
+            return True
+    return False
 
 
 def _name_tokens(text: str, asked: frozenset[str]) -> set[str]:

@@ -117,3 +117,15 @@ def test_a_stored_question_is_not_quoted_as_its_own_answer(make_article):
         title="Harbour levy explained")
     first, last = best(article, "What is the harbour levy in Port Alder?")
     assert (first, last) == (1, 1)
+
+
+def test_a_sentence_describing_the_asked_thing_is_quoted_with_the_one_naming_it(make_article):
+    article = make_article(
+        "“Harbour Lights” is officially coming back.\n\n"
+        "The streaming service Tidewave said on Sunday that the much-loved Danish drama is renewed for a "
+        "second season.\n\nThe first season of Harbour Lights drew 40 million viewers.",
+        title="A second season")
+    texts = [s.text for s in article.sentences]
+    first, last = best(article, "Which much-loved drama was renewed for a second season?")
+    assert texts[first].startswith("“Harbour Lights” is officially coming back.")
+    assert last == first + 1
