@@ -15,12 +15,11 @@ from index.answers import Answer
 from index.topics import TopicError
 
 from .chart import chart_caption, timeline_png, timeline_text
-from .messages import article_page, help_text, latest_text
+from .messages import LATEST_STORIES, article_page, help_text, latest_text
 from .render import render_html, short
 from .services import NewsbotContext, callback_fields, callback_int
 
 log = logging.getLogger(__name__)
-LATEST_STORIES = 8
 MORE_QUOTES = 6  # held back per answer for the "More" button
 KEPT_ANSWERS = 20  # answers per chat whose further quotes are kept for "More"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -142,9 +141,6 @@ async def latest(update: Update, context: NewsbotContext) -> None:
         await send_html(update.effective_message, render_html(answer))
         return
     headers = await s.run(s.engine.store.latest, LATEST_STORIES)
-    if not headers:
-        await update.effective_message.reply_text("The store is empty.")
-        return
     await send_html(update.effective_message, [latest_text(headers)])
 
 

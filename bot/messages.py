@@ -1,26 +1,30 @@
 """The bot's own texts (help, stats, alerts, topic lists, article pages) as Telegram HTML.
 
 Answers are rendered by `render`; everything here follows the same rule: any text that came from
-an article, a user or the store is escaped, and only our own tags reach Telegram.
+an article, a user or the store is escaped, and only our own tags reach Telegram. The texts both
+chats show (alerts, digests, topic lists, /latest) take a `Markup`: Telegram gets HTML, the
+terminal chat the same words in plain text, so the two never drift apart.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from index.outbox import OutboxItem
 from index.store.base import ArticleHeader
 from index.topic_match import Topic
 
 from .commands import menu
-from .render import TELEGRAM_LIMIT, TITLE_MAX, URL_MAX, escaped, format_date
+from .render import TELEGRAM_LIMIT, TITLE_MAX, URL_MAX, escaped, format_date, quoted
 from .render import short as _short
 
 COMMANDS = menu(admin=False)  # (name, summary), from the one command table (bot.commands)
 ADMIN_COMMANDS = menu(admin=True)
 
 SOURCE_MAX = 60  # a source name in /help
+LATEST_STORIES = 8  # /latest without a topic
 LATEST_TITLE_MAX = 200  # a headline in /latest
 LATEST_ID_MAX = 80
 TOPIC_LINE_MAX = 190  # a topic in /topics; shorter when there are many, so the list fits one message
@@ -82,32 +86,48 @@ def _linkable(url: str | None) -> bool:
     return bool(url) and url.startswith(("http://", "https://")) and len(html.escape(url, quote=True)) <= URL_MAX
 
 
-def _attribution(item: OutboxItem) -> str:
+@dataclass(frozen=True)
+class Markup:
+    """How our own texts mark their parts. `text(s, limit)` is outside text (a title, a topic, a
+    quote) bounded to `limit` characters as it will be shown."""
+    text: Callable[[str, int], str]
+    bold: Callable[[str], str]
+    italic: Callable[[str], str]
+    code: Callable[[str], str]
+    quote: Callable[[str], str]
+    link: Callable[[str, str], str]  # (marked-up text, url)
+
+
+HTML = Markup(text=escaped, bold=lambda s: f"<b>{s}</b>", italic=lambda s: f"<i>{s}</i>",
+              code=lambda s: f"<code>{s}</code>", quote=lambda s: f"<blockquote>{s}</blockquote>",
+              link=lambda s, url: f'<a href="{html.escape(url, quote=True)}">{s}</a>' if _linkable(url) else s)
+PLAIN = Markup(text=_short, bold=str, italic=str, code=str, quote=quoted, link=lambda s, url: s)
+
+
+def _attribution(item: OutboxItem, m: Markup = HTML) -> str:
     """Title (linked), date: bounded, so an alert always fits one message."""
     a = item.article
-    title = html.escape(_short(a.title, TITLE_MAX))
-    if _linkable(a.url):
-        title = f'<a href="{html.escape(a.url, quote=True)}">{title}</a>'
-    return f"<b>{title}</b>, <i>{html.escape(format_date(a.date))}</i>"
+    title = m.link(m.text(a.title, TITLE_MAX), a.url or "")
+    return f"{m.bold(title)}, {m.italic(m.text(format_date(a.date), 100))}"
 
 
-def _quote(text: str, limit: int = 1500) -> str:
-    return f"<blockquote>{html.escape(_short(text, limit))}</blockquote>"
+def _quote(text: str, limit: int = 1500, m: Markup = HTML) -> str:
+    return m.quote(m.text(text, limit))
 
 
-def alert_text(item: OutboxItem) -> str:
-    return (f"🔔 New on <b>{escaped(item.topic, 400)}</b>\n"
-            f"{_quote(item.quote)}\n— {_attribution(item)}")
+def alert_text(item: OutboxItem, m: Markup = HTML) -> str:
+    return (f"🔔 New on {m.bold(m.text(item.topic, 400))}\n"
+            f"{_quote(item.quote, m=m)}\n— {_attribution(item, m)}")
 
 
-def digest_parts(items: Sequence[OutboxItem]) -> list[tuple[str, list[OutboxItem]]]:
+def digest_parts(items: Sequence[OutboxItem], m: Markup = HTML) -> list[tuple[str, list[OutboxItem]]]:
     """One digest as few messages as the limit allows, an item never cut in two; each message
     with the items it carries, so each can be marked sent as soon as it is accepted."""
     head = f"📰 Your daily digest: {len(items)} new article{'s' if len(items) != 1 else ''}"
     parts: list[tuple[str, list[OutboxItem]]] = []
     text, carried = head, []
     for item in items:
-        block = f"<i>{html.escape(_short(item.topic, 200))}</i>\n{_quote(item.quote, 600)}\n— {_attribution(item)}"
+        block = f"{m.italic(m.text(item.topic, 200))}\n{_quote(item.quote, 600, m)}\n— {_attribution(item, m)}"
         if len(text) + 2 + len(block) > TELEGRAM_LIMIT and carried:
             parts.append((text, carried))
             text, carried = "📰 Digest, continued", []
@@ -116,10 +136,10 @@ def digest_parts(items: Sequence[OutboxItem]) -> list[tuple[str, list[OutboxItem
     return parts
 
 
-def topics_text(topics: Sequence[Topic], default_threshold: float) -> str:
+def topics_text(topics: Sequence[Topic], default_threshold: float, m: Markup = HTML) -> str:
     if not topics:
-        return "You follow no topics yet. Start one with /subscribe TOPIC, e.g. <code>/subscribe rail strike</code>."
-    lines = ["<b>Your topics</b>"]
+        return f"You follow no topics yet. Start one with /subscribe TOPIC, e.g. {m.code('/subscribe rail strike')}."
+    lines = [m.bold("Your topics")]
     budget = max(20, min(TOPIC_LINE_MAX, (TELEGRAM_LIMIT - 100) // len(topics) - TOPIC_LINE_EXTRA))
     for n, t in enumerate(topics, start=1):
         flags = [t.delivery]
@@ -130,15 +150,17 @@ def topics_text(topics: Sequence[Topic], default_threshold: float) -> str:
         elif t.threshold is None and t.auto_threshold is not None:
             flags.append(f"learned threshold {t.auto_threshold:.2f}")
         judged = f"{t.liked} 👍 {t.disliked} 👎" if t.liked or t.disliked else "no judgements yet"
-        lines.append(f"{n}. {escaped(t.query.raw, budget)} <i>({', '.join(flags)})</i> · {judged}")
+        lines.append(f"{n}. {m.text(t.query.raw, budget)} {m.italic('(' + ', '.join(flags) + ')')} · {judged}")
     return "\n".join(lines)
 
 
-def latest_text(headers: Sequence[ArticleHeader]) -> str:
+def latest_text(headers: Sequence[ArticleHeader], m: Markup = HTML) -> str:
     """/latest: date, headline and id per story, each bounded (8 lines always fit one message)."""
-    lines = ["<b>Newest stories</b>"] + [
-        f"• <i>{html.escape(format_date(h.date))}</i> — {escaped(h.title, LATEST_TITLE_MAX)} "
-        f"<code>{escaped(h.id, LATEST_ID_MAX)}</code>"
+    if not headers:
+        return "The store is empty."
+    lines = [m.bold("Newest stories")] + [
+        f"• {m.italic(m.text(format_date(h.date), 100))} — {m.text(h.title, LATEST_TITLE_MAX)} "
+        f"{m.code(m.text(h.id, LATEST_ID_MAX))}"
         for h in headers
     ]
     return "\n".join(lines)

@@ -19,8 +19,8 @@ from index.topics import TopicError
 
 from .chart import timeline_text
 from .commands import terminal_help
-from .messages import ASK_EXAMPLES
-from .render import format_date, ingest_lines, quoted, render_text
+from .messages import ASK_EXAMPLES, LATEST_STORIES, PLAIN, alert_text, digest_parts, latest_text, topics_text
+from .render import format_date, ingest_lines, render_text
 
 TERMINAL_CHAT = 1  # the local user's chat id in the store (Telegram chat ids are never 1 for users)
 
@@ -74,8 +74,7 @@ class TerminalChat:
         if topic:
             self.write(render_text(self.engine.answer(f"latest {topic}", now=self.now())))
             return
-        headers = self.engine.store.latest(5)
-        self.write("\n".join(f"{format_date(h.date)}  {h.title}  [{h.id}]" for h in headers) or "The store is empty.")
+        self.write(latest_text(self.engine.store.latest(LATEST_STORIES), PLAIN))
 
     def _article(self, article_id: str) -> None:
         if not article_id:
@@ -109,8 +108,7 @@ class TerminalChat:
 
     def _topics(self, _: str) -> None:
         topics = self.engine.alerts.topics(TERMINAL_CHAT)
-        self.write("\n".join(f"{n}. {t.query.raw} ({t.delivery}{', muted' if t.muted else ''})"
-                             for n, t in enumerate(topics, start=1)) or "You follow no topics. Try /subscribe TOPIC.")
+        self.write(topics_text(topics, self.engine.config.alerts.threshold, PLAIN))
 
     def _unsubscribe(self, text: str) -> None:
         removed = self.engine.alerts.unsubscribe(TERMINAL_CHAT, text) if text else 0
@@ -223,12 +221,10 @@ class TerminalChat:
         instant = [a for a in due if a.delivery != "daily"]
         daily = [a for a in due if a.delivery == "daily"]
         for alert in instant:
-            self.write(f"🔔 New on “{alert.topic}”: {quoted(alert.quote)}\n    — {alert.article.title} · "
-                       f"{format_date(alert.article.date)}")
+            self.write(alert_text(alert, PLAIN))
         if daily:
-            self.write(f"📰 Your daily digest: {len(daily)} new article(s)\n" + "\n".join(
-                f"  • {a.article.title} · {format_date(a.article.date)} (on “{a.topic}”)\n    {quoted(a.quote)}"
-                for a in daily))
+            for text, _ in digest_parts(daily, PLAIN):
+                self.write(text)
         store.mark_sent([a.id for a in due])
 
     def run(self, lines: Iterable[str] | None = None) -> None:

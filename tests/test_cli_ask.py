@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.messages import LATEST_STORIES
 from bot.terminal import HELP, TerminalChat
 from index.models import RawDocument
 from index.config import CONFIG_ENV, TOKEN_ENV
@@ -219,9 +220,9 @@ def test_chat_stats(chat, demo_engine):
 def test_chat_latest(chat):
     terminal, written = chat
     assert terminal.handle("/latest")
-    lines = written[0].splitlines()
-    assert len(lines) == 5
-    assert lines[0].startswith("24 Nov 2026") and lines[0].endswith("[demo-036]")
+    lines = written[0].splitlines()  # the Telegram bot's /latest, in plain text
+    assert lines[0] == "Newest stories" and len(lines) == 1 + LATEST_STORIES
+    assert lines[1].startswith("• 24 Nov 2026 — ") and lines[1].endswith(" demo-036")
     assert terminal.handle("/latest Quillnest")
     assert "Quillnest" in written[1] and "“" in written[1]
 
@@ -276,12 +277,12 @@ def test_chat_topics_and_an_alert_for_a_saved_article(own_chat):
     terminal.handle("/subscribe Zorblax merger -rumour")
     assert written[-1].startswith("Subscribed to “Zorblax merger -rumour” (instant)")
     terminal.handle("/topics")
-    assert written[-1] == "1. Zorblax merger -rumour (instant)"
+    assert written[-1] == "Your topics\n1. Zorblax merger -rumour (instant) · no judgements yet"
     terminal.handle("/save Zorblax and Quaffle agree merger. The Zorblax merger creates the largest "
                     "budgeting app maker in Valdoria, the companies said on Tuesday.")
     saved, alert = written[-2:]
     assert saved.startswith("added 1, duplicates 0, rejected 0")
-    assert alert.startswith("🔔 New on “Zorblax merger -rumour”: “") and "Zorblax" in alert
+    assert alert.startswith("🔔 New on Zorblax merger -rumour\n“") and "Zorblax" in alert
     terminal.handle("/save A Zorblax merger rumour spread on Wednesday, and the Zorblax board denied it.")
     assert not written[-1].startswith("🔔")  # "-rumour" excludes it
     terminal.handle("/unsubscribe 1")
@@ -345,14 +346,14 @@ def test_chat_shows_alerts_for_articles_another_process_saved_and_daily_digests_
     stop = terminal.watch_in_background(0.05, None)
     try:
         deadline = time.monotonic() + 60
-        while not any(w.startswith("🔔 New on “Zorblax merger”") for w in written):
+        while not any(w.startswith("🔔 New on Zorblax merger\n") for w in written):
             assert time.monotonic() < deadline
             time.sleep(0.05)
     finally:
         stop.set()
     assert not any("daily digest:" in w for w in written)  # not due before the digest hour
     terminal._alerts(now="2100-01-01T00:00:00Z")
-    assert written[-1].startswith("📰 Your daily digest: 1 new article(s)") and "Quaffle" in written[-1]
+    assert written[-1].startswith("📰 Your daily digest: 1 new article\n") and "Quaffle" in written[-1]
 
 
 def test_a_quote_that_is_one_whole_quotation_keeps_its_own_marks():

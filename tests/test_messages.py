@@ -1,8 +1,9 @@
 """The bot's own texts: alerts, digests, topic lists and article pages escape what they quote."""
 
 import html
+import re
 
-from bot.messages import alert_text, article_page, digest_parts, paginate, topics_text
+from bot.messages import PLAIN, alert_text, article_page, digest_parts, latest_text, paginate, topics_text
 from index.outbox import OutboxItem
 from index.store.base import ArticleHeader
 from index.topic_match import Topic
@@ -113,3 +114,22 @@ def test_an_article_page_with_the_largest_page_size_a_long_title_and_url_fits():
     _, count = article_page("T&" * 400, "2026-01-05", url, text, 0, 4000)
     for n in range(count):
         assert len(article_page("T&" * 400, "2026-01-05", url, text, n, 4000)[0]) <= 4096
+
+
+def test_the_terminal_gets_the_same_words_in_plain_text():
+    """One wording for both chats: the plain text is the HTML with its tags dropped and its
+    escapes undone (a blockquote shows as curly quotes), so the terminal never drifts from Telegram."""
+    def words(markup: str) -> str:
+        return html.unescape(re.sub(r"</?(?:b|i|code|a)\b[^>]*>", "", markup)
+                             .replace("<blockquote>", "“").replace("</blockquote>", "”"))
+
+    topics = [Topic(1, 5, parse_topic("rates & <banks>"), muted=True)]
+    headers = [ArticleHeader(1, "a1", "Rates <cut> & more", "2026-11-05", "src", None)]
+    pairs = [(alert_text(item()), alert_text(item(), PLAIN)),
+             (digest_parts([item(1), item(2)])[0][0], digest_parts([item(1), item(2)], PLAIN)[0][0]),
+             (topics_text(topics, 0.6), topics_text(topics, 0.6, PLAIN)),
+             (topics_text([], 0.6), topics_text([], 0.6, PLAIN)),
+             (latest_text(headers), latest_text(headers, PLAIN))]
+    for telegram, terminal in pairs:
+        assert "<" not in terminal.replace("<cut>", "").replace("<banks>", "").replace("<b>no</b>", "")
+        assert words(telegram) == terminal
