@@ -9,16 +9,14 @@ terminal chat the same words in plain text, so the two never drift apart.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from index.outbox import OutboxItem
 from index.store.base import ArticleHeader
 from index.topic_match import Topic
 
 from .commands import menu
-from .render import TELEGRAM_LIMIT, TITLE_MAX, URL_MAX, escaped, format_date, quoted
-from .render import short as _short
+from .render import HTML, TELEGRAM_LIMIT, TITLE_MAX, Markup, attribution, escaped, format_date, linkable
 
 COMMANDS = menu(admin=False)  # (name, summary), from the one command table (bot.commands)
 ADMIN_COMMANDS = menu(admin=True)
@@ -82,33 +80,9 @@ def stats_text(stats: dict, index: dict, subscriptions: dict, outbox: dict, feed
     return "\n".join(lines)
 
 
-def _linkable(url: str | None) -> bool:
-    return bool(url) and url.startswith(("http://", "https://")) and len(html.escape(url, quote=True)) <= URL_MAX
-
-
-@dataclass(frozen=True)
-class Markup:
-    """How our own texts mark their parts. `text(s, limit)` is outside text (a title, a topic, a
-    quote) bounded to `limit` characters as it will be shown."""
-    text: Callable[[str, int], str]
-    bold: Callable[[str], str]
-    italic: Callable[[str], str]
-    code: Callable[[str], str]
-    quote: Callable[[str], str]
-    link: Callable[[str, str], str]  # (marked-up text, url)
-
-
-HTML = Markup(text=escaped, bold=lambda s: f"<b>{s}</b>", italic=lambda s: f"<i>{s}</i>",
-              code=lambda s: f"<code>{s}</code>", quote=lambda s: f"<blockquote>{s}</blockquote>",
-              link=lambda s, url: f'<a href="{html.escape(url, quote=True)}">{s}</a>' if _linkable(url) else s)
-PLAIN = Markup(text=_short, bold=str, italic=str, code=str, quote=quoted, link=lambda s, url: s)
-
-
 def _attribution(item: OutboxItem, m: Markup = HTML) -> str:
-    """Title (linked), date: bounded, so an alert always fits one message."""
     a = item.article
-    title = m.link(m.text(a.title, TITLE_MAX), a.url or "")
-    return f"{m.bold(title)}, {m.italic(m.text(format_date(a.date), 100))}"
+    return attribution(a.title, a.date, a.url, m)
 
 
 def _quote(text: str, limit: int = 1500, m: Markup = HTML) -> str:
@@ -169,8 +143,8 @@ def latest_text(headers: Sequence[ArticleHeader], m: Markup = HTML) -> str:
 def article_page(title: str, date: str | None, url: str | None, text: str, page: int, size: int) -> tuple[str, int]:
     """(HTML of page `page`, number of pages). Pages break between paragraphs or words."""
     head = f"<b>{escaped(title, TITLE_MAX)}</b>\n<i>{html.escape(format_date(date))}</i>"
-    if _linkable(url):
-        head += f' · <a href="{html.escape(url, quote=True)}">source</a>'
+    if linkable(url):
+        head += " · " + HTML.link("source", url)
     pages = escaped_pages(text, min(size, TELEGRAM_LIMIT - len(head) - 60))  # 60: the gap and the footer
     page = min(max(page, 0), len(pages) - 1)
     footer = f"\n\n<i>page {page + 1} of {len(pages)}</i>" if len(pages) > 1 else ""

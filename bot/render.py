@@ -7,6 +7,8 @@ the article's own order, so a reader sees at a glance which story says what and 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 
@@ -77,6 +79,34 @@ def quoted(text: str) -> str:
     return f"“{stripped}”"
 
 
+def linkable(url: str | None) -> bool:
+    return bool(url) and url.startswith(("http://", "https://")) and len(html.escape(url, quote=True)) <= URL_MAX
+
+
+@dataclass(frozen=True)
+class Markup:
+    """How our own texts mark their parts, so that Telegram (HTML) and the terminal (plain text)
+    say the same words. `text(s, limit)` is outside text (a title, a topic, a quote) bounded to
+    `limit` characters as it will be shown."""
+    text: Callable[[str, int], str]
+    bold: Callable[[str], str]
+    italic: Callable[[str], str]
+    code: Callable[[str], str]
+    quote: Callable[[str], str]
+    link: Callable[[str, str], str]  # (marked-up text, url): the text alone where the url is no web link
+
+
+HTML = Markup(text=escaped, bold=lambda s: f"<b>{s}</b>", italic=lambda s: f"<i>{s}</i>",
+              code=lambda s: f"<code>{s}</code>", quote=lambda s: f"<blockquote>{s}</blockquote>",
+              link=lambda s, url: f'<a href="{html.escape(url, quote=True)}">{s}</a>' if linkable(url) else s)
+PLAIN = Markup(text=short, bold=str, italic=str, code=str, quote=quoted, link=lambda s, url: s)
+
+
+def attribution(title: str, date: str | None, url: str | None, m: Markup = HTML) -> str:
+    """Title (linked), date: bounded, so an answer's or an alert's attribution always fits."""
+    return f"{m.bold(m.link(m.text(title, TITLE_MAX), url or ''))}, {m.italic(m.text(format_date(date), 100))}"
+
+
 def ingest_lines(report) -> list[str]:
     """An ingest report as the CLI and the terminal chat print it."""
     lines = [f"added {len(report.added)}, duplicates {len(report.duplicates)}, rejected {report.rejected_total}"]
@@ -125,14 +155,8 @@ def _escaped_chunks(text: str, size: int = QUOTE_CHUNK) -> list[str]:
 def _group_html(group: list[Quote]) -> list[str]:
     """Blocks for one article: blockquotes, the last one followed by the attribution."""
     first = group[0]
-    plain_title = first.title if len(first.title) <= TITLE_MAX else first.title[: TITLE_MAX - 1] + "…"
-    title = html.escape(plain_title)
-    if first.url and first.url.startswith(("http://", "https://")) \
-            and len(html.escape(first.url, quote=True)) <= URL_MAX:  # the escaped link is what counts
-        title = f'<a href="{html.escape(first.url, quote=True)}">{title}</a>'
-    attribution = f"— <b>{title}</b>, <i>{html.escape(format_date(first.date))}</i>"
     quotes = [f"<blockquote>{piece}</blockquote>" for q in group for piece in _escaped_chunks(q.text)]
-    quotes[-1] += "\n" + attribution
+    quotes[-1] += "\n— " + attribution(first.title, first.date, first.url)
     return quotes
 
 

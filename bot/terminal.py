@@ -19,8 +19,8 @@ from index.topics import TopicError
 
 from .chart import timeline_text
 from .commands import terminal_help
-from .messages import ASK_EXAMPLES, LATEST_STORIES, PLAIN, alert_text, digest_parts, latest_text, topics_text
-from .render import format_date, ingest_lines, render_text
+from .messages import ASK_EXAMPLES, LATEST_STORIES, alert_text, digest_parts, latest_text, topics_text
+from .render import PLAIN, format_date, ingest_lines, render_text
 
 TERMINAL_CHAT = 1  # the local user's chat id in the store (Telegram chat ids are never 1 for users)
 

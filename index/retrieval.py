@@ -19,7 +19,6 @@ import numpy as np
 from .config import Mode, RetrievalConfig
 from .embedding import Embedder
 from .index_manager import IndexManager
-from .passage_vectors import best
 from .search_index import NO_DAY
 from .timeparse import TimeScope, parse_time
 from .tokenize import tokenize

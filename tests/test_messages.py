@@ -3,7 +3,8 @@
 import html
 import re
 
-from bot.messages import PLAIN, alert_text, article_page, digest_parts, latest_text, paginate, topics_text
+from bot.messages import alert_text, article_page, digest_parts, latest_text, paginate, topics_text
+from bot.render import PLAIN
 from index.outbox import OutboxItem
 from index.store.base import ArticleHeader
 from index.topic_match import Topic
