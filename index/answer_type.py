@@ -4,7 +4,8 @@ A sentence that answers holds something the question does not already say: "Whic
 accused of turning off the AC?" is answered by the sentence naming Bed Bath & Beyond, not by the
 one that repeats "the company … the AC". So a candidate is rewarded only for *new* content of the
 asked kind — a name (a capitalised span none of whose words are in the question) for who / which X /
-where, a number the question does not hold for how many / how much, a day or date for when.
+where, a number the question does not hold for how many / how much, a day or date for when, a
+quotation for "what did … say" (the speaker's own words, not a report of the vote after them).
 
 Patterns only: no named-entity model is needed to tell a name from a common word in edited news
 text, where names are capitalised and sentence-initial capitals are the one ambiguity.
@@ -17,7 +18,7 @@ import re
 from .timeparse import WHEN_QUESTION
 from .tokenize import tokenize
 
-NAME, NUMBER, WHEN = "name", "number", "when"
+NAME, NUMBER, WHEN, SAID = "name", "number", "when", "said"
 
 _NUMBER_Q = re.compile(
     r"\bhow (?:many|much|long|old|far|big|large|high|often)\b|"
@@ -27,6 +28,10 @@ _NUMBER_Q = re.compile(
     r"\b(?:what|which)\b(?: (?:is|was|are|were|will be))?(?: (?:the|a|an|its|their))?(?: [\w'’-]+){0,2}? "
     r"(?:rates?|prices?|costs?|fines?|fees?|temperatures?|salary|salaries|budget|value|sum|total|toll|"
     r"population|score|speed|distance|height|weight|capacity|turnout|margin|figure|size|duration)\b", re.I)
+# "What did the governor say about …?": the answer is the speaker's own words, a quotation.
+_SAID_Q = re.compile(r"\bwhat (?:did|does|do|has|have|had|will|would) (?:[\w'’.-]+ ){1,6}?"
+                     r"(?:say|said|tell|told|write|wrote|claim|warn|think)\b", re.I)
+_QUOTATION = re.compile(r"[“”\"]")
 # who / whom / whose, where, and which/what followed by a noun ("which company", "what country"):
 # the answer is something with a name.
 _NAME_Q = re.compile(
@@ -61,13 +66,15 @@ REFERS_BACK = re.compile(r"^\W*(?:(?:the|this|that) (?:[a-z-]+ )?[a-z-]+\b|he|sh
 
 
 def asked_kind(question: str) -> str | None:
-    """NUMBER, WHEN, NAME or None (yes/no, "what did … say", "what happened")."""
+    """NUMBER, WHEN, NAME, SAID ("what did … say") or None (yes/no, "what happened")."""
     if _NUMBER_Q.search(question):
         return NUMBER
     if WHEN_QUESTION.search(question):
         return WHEN
     if _NAME_Q.search(question):
         return NAME
+    if _SAID_Q.search(question):
+        return SAID
     return None
 
 
@@ -137,4 +144,6 @@ def holds_new(kind: str | None, text: str, question_tokens: frozenset[str]) -> b
         return bool(new_numbers(text, question_tokens))
     if kind == WHEN:
         return bool(_SPECIFIC_TIME.search(text))
+    if kind == SAID:
+        return bool(_QUOTATION.search(text))
     return False

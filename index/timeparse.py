@@ -21,6 +21,14 @@ _MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug
 _YEAR = r"((?:19|20)\d{2})"
 
 
+# A month naming an event ("the June rate cut", "the October floods") dates it as "in June" does.
+# "May" is left out (a modal verb and a surname: "the May government"), and so is a month followed
+# by a word that makes it a noun or verb ("the March on Rome", "the march to the sea").
+_MONTH_MODIFIER = (
+    r"(?<=\bthe )(january|february|march|april|june|july|august|september|october|november|december)\b"
+    r"(?= (?!(?:on|of|for|to|and|or|through|past|from)\b)[a-z])")
+
+
 # "When did …", "What day …": the asker does not know when it happened, so no recency is assumed.
 WHEN_QUESTION = re.compile(r"^\s*(?:when|what (?:day|date|time|year|month))\b|\bon what (?:day|date)\b", re.I)
 
@@ -113,6 +121,9 @@ def parse_time(question: str, now: date) -> TimeScope:
         start, end = _month_range(_last_month_named(month, now), month)
     elif m := cut(rf"\b(?:in|during) {_YEAR}\b"):
         start, end = date(int(m.group(1)), 1, 1), date(int(m.group(1)), 12, 31)
+    elif m := cut(_MONTH_MODIFIER):  # "the June rate cut": the one of the latest June
+        month = _MONTHS[m.group(1).lower()]
+        start, end = _month_range(_last_month_named(month, now), month)
 
     if cut(r"\b(?:the )?(?:latest|newest|most recent|recent(?= (?:news|stories|developments|updates|headlines)))\b"):
         recent = True  # asks for an ordering: the newest matching stories first

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.answer_type import NAME, NUMBER, WHEN, asked_kind, asked_nouns, new_names, numbers_near
+from index.answer_type import NAME, NUMBER, SAID, WHEN, asked_kind, holds_new, asked_nouns, new_names, numbers_near
 from index.retrieval import ArticleHit
 from index.sentence_choice import QuestionTerms, sentence_spans
 from index.tokenize import tokenize
@@ -30,7 +30,14 @@ def test_the_kind_of_fact_asked():
     assert asked_kind("What is the fine for breaking the hosepipe ban?") == NUMBER
     assert asked_kind("What interest rate did the bank set?") == NUMBER
     assert asked_kind("When did Kestrel Mobile sign the deal?") == WHEN
-    assert asked_kind("What did the governor say about the rate cut?") is None
+    assert asked_kind("What did the governor say about the rate cut?") == SAID
+    assert asked_kind("What happened at the harbour?") is None
+
+
+def test_what_someone_said_is_answered_by_their_words():
+    asked = frozenset(tokenize("What did the governor say about the rate cut?"))
+    assert holds_new(SAID, "“This is a careful first step,” said the governor.", asked)
+    assert not holds_new(SAID, "Two board members voted to keep rates unchanged.", asked)
 
 
 def test_names_count_only_when_the_question_does_not_hold_them():

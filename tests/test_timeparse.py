@@ -195,3 +195,15 @@ def test_question_that_is_only_a_date_keeps_its_text():
     scope = parse_time("yesterday", NOW)
     assert (scope.start, scope.end) == (NOW - timedelta(days=1),) * 2
     assert scope.text  # never empty: the search needs something
+
+
+@pytest.mark.parametrize(("question", "window"), [
+    ("What did the governor say about the June rate cut?", ("2026-06-01", "2026-06-30")),
+    ("How much did the December floods cost?", ("2025-12-01", "2025-12-31")),  # the latest December
+    ("Who led the March on Rome?", None),  # a noun, not a date
+    ("Who won the May election?", None),  # "May" is also a verb and a surname: left alone
+])
+def test_a_month_naming_an_event_dates_it(question, window):
+    scope = parse_time(question, NOW)
+    got = (scope.start.isoformat(), scope.end.isoformat()) if scope.bounded else None
+    assert got == window
