@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -55,6 +56,68 @@ def _last_month_named(month: int, now: date) -> int:
     return now.year if month <= now.month else now.year - 1
 
 
+Window = tuple[date | None, date | None]
+
+
+def _day(year: int, month: int, day: int) -> Window:
+    try:
+        return (d := date(year, month, day)), d
+    except ValueError:  # "February 30": no such day, so no window
+        return None, None
+
+
+def _last_week(now: date) -> Window:
+    """The previous Monday-to-Sunday week."""
+    monday = now - timedelta(days=now.weekday())
+    return monday - timedelta(days=7), monday - timedelta(days=1)
+
+
+def _last_month(now: date) -> Window:
+    prev_end = now.replace(day=1) - timedelta(days=1)
+    return prev_end.replace(day=1), prev_end
+
+
+def _month(m: re.Match, group: int = 1) -> int:
+    return _MONTHS[m.group(group).lower()]
+
+
+def _named_month_year(m: re.Match, now: date) -> int:
+    """The year given after a month, else that of the latest such month."""
+    return int(m.group(2)) if m.group(2) else _last_month_named(_month(m), now)
+
+
+# Time expressions, tried in order; the first found sets the window and is cut from the question.
+# Each: (pattern, window(match, now)).
+_RULES: tuple[tuple[str, Callable[[re.Match, date], Window]], ...] = (
+    # "today's teens" is the present in general, not a day: a possessive is no date
+    (r"\btoday\b(?!['’]s)|\bthis morning\b|\btonight\b(?!['’]s)", lambda m, now: (now, now)),
+    (r"\byesterday\b", lambda m, now: (now - timedelta(days=1), now - timedelta(days=1))),
+    (r"\b(?:this|past|last) (?:few )?days?\b|\brecent days\b", lambda m, now: (now - timedelta(days=3), now)),
+    (r"\b(?:this|the past) week\b|\bthis past week\b", lambda m, now: (now - timedelta(days=7), now)),
+    (r"\blast week\b", lambda m, now: _last_week(now)),
+    (r"\b(?:this|the past) month\b", lambda m, now: (now - timedelta(days=31), now)),
+    (r"\blast month\b", lambda m, now: _last_month(now)),
+    (r"\bthis year\b", lambda m, now: (date(now.year, 1, 1), now)),
+    (r"\blast year\b", lambda m, now: (date(now.year - 1, 1, 1), date(now.year - 1, 12, 31))),
+    (rf"\b(?:since|after) {_MONTH}(?:,? {_YEAR})?\b",
+     lambda m, now: (date(_named_month_year(m, now), _month(m), 1), now)),
+    (rf"\b(?:since|after) {_YEAR}\b", lambda m, now: (date(int(m.group(1)), 1, 1), now)),
+    (rf"\bbefore {_MONTH}(?:,? {_YEAR})?\b",
+     lambda m, now: (None, date(_named_month_year(m, now), _month(m), 1) - timedelta(days=1))),
+    (rf"\bbefore {_YEAR}\b", lambda m, now: (None, date(int(m.group(1)) - 1, 12, 31))),
+    (rf"\b(?:on )?{_MONTH}\.? (\d{{1,2}})(?:st|nd|rd|th)?,? {_YEAR}\b",
+     lambda m, now: _day(int(m.group(3)), _month(m), int(m.group(2)))),
+    (rf"\b(?:on )?(\d{{1,2}})(?:st|nd|rd|th)? (?:of )?{_MONTH}\.?,? {_YEAR}\b",
+     lambda m, now: _day(int(m.group(3)), _month(m, 2), int(m.group(1)))),
+    (rf"\b(?:in |during )?{_MONTH},? {_YEAR}\b", lambda m, now: _month_range(int(m.group(2)), _month(m))),
+    (rf"\b(?:in|during) {_MONTH}\b(?!\.? ?\d)",
+     lambda m, now: _month_range(_last_month_named(_month(m), now), _month(m))),
+    (rf"\b(?:in|during) {_YEAR}\b", lambda m, now: (date(int(m.group(1)), 1, 1), date(int(m.group(1)), 12, 31))),
+    # "the June rate cut": the one of the latest June
+    (_MONTH_MODIFIER, lambda m, now: _month_range(_last_month_named(_month(m), now), _month(m))),
+)
+
+
 def parse_time(question: str, now: date) -> TimeScope:
     text = question
     start: date | None = None
@@ -68,62 +131,10 @@ def parse_time(question: str, now: date) -> TimeScope:
             text = (text[: match.start()] + " " + text[match.end() :]).strip()
         return match
 
-    # "today's teens" is the present in general, not a day: a possessive is no date
-    if cut(r"\btoday\b(?!['’]s)|\bthis morning\b|\btonight\b(?!['’]s)"):
-        start = end = now
-    elif cut(r"\byesterday\b"):
-        start = end = now - timedelta(days=1)
-    elif cut(r"\b(?:this|past|last) (?:few )?days?\b|\brecent days\b"):
-        start, end = now - timedelta(days=3), now
-    elif cut(r"\b(?:this|the past) week\b|\bthis past week\b"):
-        start, end = now - timedelta(days=7), now
-    elif cut(r"\blast week\b"):  # the previous Monday-to-Sunday week
-        monday = now - timedelta(days=now.weekday())
-        start, end = monday - timedelta(days=7), monday - timedelta(days=1)
-    elif cut(r"\b(?:this|the past) month\b"):
-        start, end = now - timedelta(days=31), now
-    elif cut(r"\blast month\b"):
-        first = now.replace(day=1)
-        prev_end = first - timedelta(days=1)
-        start, end = prev_end.replace(day=1), prev_end
-    elif cut(r"\bthis year\b"):
-        start, end = date(now.year, 1, 1), now
-    elif cut(r"\blast year\b"):
-        start, end = date(now.year - 1, 1, 1), date(now.year - 1, 12, 31)
-    elif m := cut(rf"\b(?:since|after) {_MONTH}(?:,? {_YEAR})?\b"):
-        month = _MONTHS[m.group(1).lower()]
-        year = int(m.group(2)) if m.group(2) else _last_month_named(month, now)
-        start, end = date(year, month, 1), now
-    elif m := cut(rf"\b(?:since|after) {_YEAR}\b"):
-        start, end = date(int(m.group(1)), 1, 1), now
-    elif m := cut(rf"\bbefore {_MONTH}(?:,? {_YEAR})?\b"):
-        month = _MONTHS[m.group(1).lower()]
-        year = int(m.group(2)) if m.group(2) else _last_month_named(month, now)
-        end = date(year, month, 1) - timedelta(days=1)
-    elif m := cut(rf"\bbefore {_YEAR}\b"):
-        end = date(int(m.group(1)) - 1, 12, 31)
-    elif m := cut(rf"\b(?:on )?{_MONTH}\.? (\d{{1,2}})(?:st|nd|rd|th)?,? {_YEAR}\b"):
-        month = _MONTHS[m.group(1).lower()]
-        try:
-            start = end = date(int(m.group(3)), month, int(m.group(2)))
-        except ValueError:
-            start = end = None
-    elif m := cut(rf"\b(?:on )?(\d{{1,2}})(?:st|nd|rd|th)? (?:of )?{_MONTH}\.?,? {_YEAR}\b"):
-        try:
-            start = end = date(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
-        except ValueError:
-            start = end = None
-    elif m := cut(rf"\b(?:in |during )?{_MONTH},? {_YEAR}\b"):
-        month = _MONTHS[m.group(1).lower()]
-        start, end = _month_range(int(m.group(2)), month)
-    elif m := cut(rf"\b(?:in|during) {_MONTH}\b(?!\.? ?\d)"):
-        month = _MONTHS[m.group(1).lower()]
-        start, end = _month_range(_last_month_named(month, now), month)
-    elif m := cut(rf"\b(?:in|during) {_YEAR}\b"):
-        start, end = date(int(m.group(1)), 1, 1), date(int(m.group(1)), 12, 31)
-    elif m := cut(_MONTH_MODIFIER):  # "the June rate cut": the one of the latest June
-        month = _MONTHS[m.group(1).lower()]
-        start, end = _month_range(_last_month_named(month, now), month)
+    for pattern, window in _RULES:
+        if m := cut(pattern):
+            start, end = window(m, now)
+            break
 
     if cut(r"\b(?:the )?(?:latest|newest|most recent|recent(?= (?:news|stories|developments|updates|headlines)))\b"):
         recent = True  # asks for an ordering: the newest matching stories first
