@@ -24,7 +24,6 @@ from index.engine import Engine
 from index.ingest import ingest_documents
 from index.readers import record_to_document
 
-POOLS = ("pool_quick", "pool_standard")
 # The unanswerable store: the first REUTERS_SAMPLE stories of the 1987 Reuters wire. No dev question
 # (2022 news) is answered there, so every answer it gives is a false one.
 REUTERS_POOL = "reuters_sample"

@@ -422,6 +422,18 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=summary, description=description or summary[0].upper() + summary[1:] + ".",
                               parents=[common])
 
+    _conversation_commands(command)
+    _store_commands(command)
+    from . import feeds_cli
+
+    feeds_cli.add_parser(sub, common)
+
+    _development_commands(command)
+    return parser
+
+
+def _store_commands(command) -> None:
+    """ingest, reindex, migrate, stats, list, show: what the store holds and how it gets there."""
     p = command("ingest", "save articles from files or folders, then index them",
                 f"Save articles, then index them (embedding only new text). Reads {READS}. A broken file "
                 "is one line in the report; the rest goes on. Exit 1 when some input was rejected.")
@@ -430,6 +442,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-index", action="store_true", help="save only; index later (ask/chat catch up)")
     p.set_defaults(func=cmd_ingest)
 
+    p = command("reindex", "rebuild the index aside and swap it in (cached vectors reused)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_reindex)
+
+    p = command("migrate", "copy a store to another backend (sqlite:///… ⇄ postgresql://…)",
+                "Copy a whole store (articles, vectors, chats, topics, the outbox, feeds) into a new, empty one "
+                "without re-embedding. Keep PostgreSQL passwords in PGPASSWORD or ~/.pgpass, not in the URL.")
+    p.add_argument("--from", dest="source", required=True, metavar="STORE", help="path or URL of the store to copy")
+    p.add_argument("--to", dest="target", required=True, metavar="STORE", help="path or URL of a new, empty store")
+    p.add_argument("--json", action="store_true", help="the counts copied as JSON")
+    p.set_defaults(func=cmd_migrate)
+
+    p = command("stats", "what the store holds")
+    p.add_argument("--json", action="store_true", help="as one JSON object")
+    p.set_defaults(func=cmd_stats)
+
+    p = command("list", "one line per stored article")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_list)
+
+    p = command("show", "one whole stored article")
+    p.add_argument("id", help="the article id (see `newsbot list`)")
+    p.add_argument("--json", action="store_true", help="as one JSON object, with the text")
+    p.set_defaults(func=cmd_show)
+
+
+
+def _conversation_commands(command) -> None:
+    """ask, chat, run: questions answered, once, in a terminal, or on Telegram."""
     p = command("ask", "answer one question (or a JSONL batch) with quoted sentences",
                 "Answer with sentences quoted verbatim from the stored articles, each with its title and date.")
     p.add_argument("question", nargs="*", help="the question (quote it, or give it as several words)")
@@ -457,35 +498,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(the demo chat: the demo articles' last day)")
     p.set_defaults(func=cmd_run)
 
-    p = command("reindex", "rebuild the index aside and swap it in (cached vectors reused)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_reindex)
 
-    p = command("migrate", "copy a store to another backend (sqlite:///… ⇄ postgresql://…)",
-                "Copy a whole store (articles, vectors, chats, topics, the outbox, feeds) into a new, empty one "
-                "without re-embedding. Keep PostgreSQL passwords in PGPASSWORD or ~/.pgpass, not in the URL.")
-    p.add_argument("--from", dest="source", required=True, metavar="STORE", help="path or URL of the store to copy")
-    p.add_argument("--to", dest="target", required=True, metavar="STORE", help="path or URL of a new, empty store")
-    p.add_argument("--json", action="store_true", help="the counts copied as JSON")
-    p.set_defaults(func=cmd_migrate)
 
-    p = command("stats", "what the store holds")
-    p.add_argument("--json", action="store_true", help="as one JSON object")
-    p.set_defaults(func=cmd_stats)
-
-    p = command("list", "one line per stored article")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.set_defaults(func=cmd_list)
-
-    p = command("show", "one whole stored article")
-    p.add_argument("id", help="the article id (see `newsbot list`)")
-    p.add_argument("--json", action="store_true", help="as one JSON object, with the text")
-    p.set_defaults(func=cmd_show)
-
-    from . import feeds_cli
-
-    feeds_cli.add_parser(sub, common)
-
+def _development_commands(command) -> None:
+    """eval and bench: measurement from a checkout (their code lives in bench/, not the wheel)."""
     p = command("eval", "measure retrieval and answers on ../shared/eval",
                 "Score BM25, embeddings and the hybrid on the dev questions (recall@k, MRR, answers in "
                 "quotes, dates) over a pool built once in the cache.")
@@ -520,7 +536,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "scripts/bench_feeds.py has its options)")
     p.add_argument("--eval-dir", default=str(_default_eval_dir()), help="the evaluation data (../shared/eval)")
     p.set_defaults(func=cmd_bench)
-    return parser
 
 
 def _checkout_module(name: str | None):
