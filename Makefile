@@ -23,7 +23,7 @@ run: $(STAMP)
 test: $(STAMP)
 	scripts/with-postgres.sh $(PY) -m pytest
 
-test-fast: $(STAMP)  # the edit-test loop: no model, no processes, no PostgreSQL (make test runs everything)
+test-fast: $(STAMP)  # the edit-test loop (tests/unit, under a minute): no model, no processes, no PostgreSQL
 	$(PY) -m pytest -q -m "not slow"
 
 eval: $(STAMP)

@@ -31,10 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 import httpx  # noqa: E402
-from feed_server import FeedRoute, FeedServer, Item, rss  # noqa: E402
+from tests.support.feed_server import FeedRoute, FeedServer, Item, rss  # noqa: E402
 
 from bot.feed_poller import FeedPoller  # noqa: E402
 from index.config import Config, FeedsConfig, StoreConfig  # noqa: E402

@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # tests.support is a checkout package, not installed
 
 import numpy as np  # noqa: E402
 
@@ -132,7 +132,7 @@ def run_reindex_kills(n: int, checker: Checker, rng: random.Random) -> int:
 
 
 def run_delivery_kills(n: int, folder: Path, checker: Checker, rail: list[dict], rng: random.Random) -> dict:
-    from botapi import LocalBotApi
+    from tests.support.botapi import LocalBotApi
 
     engine = Engine(Config(store=StoreConfig(path=str(checker.db))), embedder=checker.embedder)
     try:

@@ -13,8 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-TESTS = Path(__file__).resolve().parents[1] / "tests"
-sys.path.insert(0, str(TESTS))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support is a checkout package, not installed
 
 
 def main() -> int:
@@ -26,8 +25,8 @@ def main() -> int:
     args = parser.parse_args()
 
     import torch
-    from conftest import engine_at
-    from fault_burst import burst
+    from tests.support.demo import engine_at
+    from tests.support.fault_burst import burst
 
     from index.config import ModelConfig
     from index.embedding import Embedder

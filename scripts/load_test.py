@@ -28,7 +28,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # bench/ is a checkout package, not installed
-sys.path.insert(0, str(ROOT / "tests"))
 
 import numpy as np  # noqa: E402
 
@@ -76,9 +75,9 @@ def percentile(values: list[float], q: float) -> float | None:
 
 async def measure(engine, questions: list[str], chats: int, think_s: float, seconds: float,
                   baseline_questions: int) -> dict:
-    from botapi import LocalBotApi
+    from tests.support.botapi import LocalBotApi
 
-    from bot_harness import running
+    from tests.support.bot_harness import running
 
     with LocalBotApi(token="66:load") as api:
         engine.config = Config(store=engine.config.store, model=engine.config.model,

@@ -1,8 +1,11 @@
 """Shared fixtures: a fresh store per test, the default ingest settings, and ../shared data.
 
-Marks are set here, not by hand: a test that loads the embedding model (through a fixture that
-needs it) or starts newsbot processes is `slow`; `make test-fast` runs the rest for the edit-test
-loop, `make test` (what CI runs) runs everything.
+The tests are in folders by what they need: `unit/` (no model, no process: the edit-test loop),
+`model/` (the bundled embedding model or ../shared data) and `process/` (newsbot processes, bot
+servers, kills); what they stand on is in `support/`. Marks come from the folder, and from the
+fixtures and marks a unit test carries: `model/`, `process/`, any test that loads the model and
+the `stress` tests (hostile or huge inputs, seconds each) are `slow`, so `make test-fast` runs the
+rest and `make test` (what CI runs) runs everything.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import pytest
 from index.articles import build_article
 from index.config import IngestConfig
 from index.models import RawDocument
+from tests.support.demo import DEMO_ARTICLES, engine_at
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
 
@@ -27,13 +31,17 @@ def shared_dir() -> Path:
 
 
 MODEL_FIXTURES = {"embedder", "demo_engine", "fresh_engine"}
-PROCESS_MODULES = {"test_crash", "test_runner", "test_workers", "test_feed_cli", "test_cli_edges", "test_fault_burst"}
+SLOW_FOLDERS = {"model", "process"}
+SLOW_MARKS = ("model", "process", "stress")  # a unit test may carry one itself
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
-        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())) or module in PROCESS_MODULES:
+        folder = Path(str(item.fspath)).parent.name
+        if folder in SLOW_FOLDERS:
+            item.add_marker(getattr(pytest.mark, folder))
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())) or any(
+                next(item.iter_markers(name), None) for name in SLOW_MARKS):
             item.add_marker(pytest.mark.slow)
 
 
@@ -91,8 +99,6 @@ def make_article(ingest_config):
 
 # -- the embedding model and an engine over the demo articles (loaded once per session) -----------
 
-DEMO_ARTICLES = Path(__file__).resolve().parents[1] / "index" / "demo" / "stories.jsonl"
-DEMO_QUESTIONS = Path(__file__).resolve().parents[1] / "index" / "demo" / "questions.txt"
 SHARED_SAMPLE = SHARED_DIR / "samples" / "rt-huawei-mts-5g-2019-06-06.txt"
 
 
@@ -112,14 +118,6 @@ def embedder():
     return e
 
 
-def engine_at(path, embedder):
-    """A fresh Engine over the store at `path`, sharing the session's embedder."""
-    from index.config import Config, StoreConfig
-    from index.engine import Engine
-
-    return Engine(Config(store=StoreConfig(path=str(path))), embedder=embedder)
-
-
 @pytest.fixture(scope="session")
 def demo_engine(tmp_path_factory, embedder):
     """An Engine over the 36 demo articles (and the shared RT sample page when ../shared exists),
@@ -133,20 +131,6 @@ def demo_engine(tmp_path_factory, embedder):
     engine.open_index()
     yield engine
     engine.close()
-
-
-def demo_documents(ids=None):
-    """The demo articles as RawDocuments (all, or those whose id is in `ids`), oldest first."""
-    import json
-
-    from index.readers import record_to_document
-
-    docs = []
-    for n, line in enumerate(DEMO_ARTICLES.read_text(encoding="utf-8").splitlines()):
-        record = json.loads(line)
-        if ids is None or record["id"] in ids:
-            docs.append(record_to_document(record, f"demo:{n}", 10_000_000))
-    return docs
 
 
 @pytest.fixture

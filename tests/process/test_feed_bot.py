@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 
 import pytest
-from bot_harness import running
-from botapi import LocalBotApi
-from conftest import demo_documents
-from feed_server import FeedRoute, FeedServer, Item, Reply, rss
+from tests.support.bot_harness import running
+from tests.support.botapi import LocalBotApi
+from tests.support.demo import demo_documents
+from tests.support.feed_server import FeedRoute, FeedServer, Item, Reply, rss
 
 from index.config import AlertsConfig, Config, FeedsConfig, TelegramConfig
 

@@ -75,7 +75,7 @@ def test_the_chat_at_a_terminal_has_line_editing_and_history(tmp_path):
 
     store = tmp_path / "empty.db"
     open_store(store).close()
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=str(root), HOME=str(tmp_path), TERM="xterm")
     leader, follower = pty.openpty()
     process = subprocess.Popen([sys.executable, "-m", "bot.cli", "--store", str(store), "chat"], cwd=root, env=env,

@@ -47,6 +47,7 @@ def ingested_id(capsys, db, story):
     return json.loads(out)["added_ids"][0]
 
 
+@pytest.mark.model  # ingest indexes what it saved: the bundled model is loaded
 def test_ingest_succeeds(capsys, db, story):
     code, out, _ = run(capsys, "--store", db, "ingest", story)
     assert code == 0
@@ -237,7 +238,7 @@ def test_the_example_config_loads_and_shows_the_defaults():
 
     from index.config import Config
 
-    example = Path(__file__).resolve().parents[1] / "config.example.toml"
+    example = Path(__file__).resolve().parents[2] / "config.example.toml"
     assert load_config(example, env={}) == Config()
 
 

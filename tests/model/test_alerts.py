@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
-from conftest import demo_documents
+from tests.support.demo import demo_documents
 
 from index.embedding import text_hash
 from index.search_index import passage_text
@@ -203,7 +203,7 @@ def test_sent_and_retried_alerts_leave_the_queue_as_recorded(engine):
 
 
 def test_articles_another_process_saved_are_indexed_and_matched_on_refresh(engine, fresh_engine, embedder):
-    from conftest import engine_at
+    from tests.support.demo import engine_at
 
     engine.alerts.subscribe(1, "Quillnest data breach")
     other = engine_at(engine.config.store.path, embedder)  # e.g. `newsbot ingest` while the bot runs

@@ -24,9 +24,9 @@ from index.ingest import ingest_paths
 from index.search_index import SearchIndex, passage_text
 from index.store import open_store
 
-from conftest import DEMO_ARTICLES, engine_at
+from tests.support.demo import DEMO_ARTICLES, engine_at
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTICLES = 1500
 INDEXED_ARTICLES = 6000  # enough that a rebuild lasts long enough to be killed in the middle of it
 

@@ -111,7 +111,7 @@ def test_a_checked_http_request_goes_to_the_checked_address_with_the_original_ho
 async def test_stacked_encodings_are_refused_and_a_bomb_stops_at_the_limit():
     import gzip
 
-    from feed_server import FeedServer, Reply
+    from tests.support.feed_server import FeedServer, Reply
 
     with FeedServer() as server:
         server.routes["/stacked"] = lambda r: Reply(200, {"Content-Encoding": "gzip, gzip"},

@@ -19,7 +19,7 @@ from index.feeds import (
     retry_after_minutes,
 )
 from index.opml import OpmlError, OpmlFeed, read_opml, write_opml
-from feed_server import Item, atom, json_feed, rss
+from tests.support.feed_server import Item, atom, json_feed, rss
 
 ITEMS = [Item("g1", "Harbour plan approved", "The council approved the harbour plan.", "http://wire.test/1"),
          Item("g2", "Strike called off", "The rail union called off the strike.", "http://wire.test/2")]

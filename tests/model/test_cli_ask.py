@@ -21,7 +21,7 @@ from index.config import CONFIG_ENV, TOKEN_ENV
 
 pytestmark = pytest.mark.slow
 
-DEMO = Path(__file__).resolve().parents[1] / "index" / "demo" / "stories.jsonl"
+DEMO = Path(__file__).resolve().parents[2] / "index" / "demo" / "stories.jsonl"
 KEYS = {"question", "no_answer", "quotes", "articles", "suggestions", "note"}
 QUOTE_KEYS = {"text", "article_id", "title", "date", "url", "score"}
 PAY = "How much did the rail workers' pay rise?"
@@ -163,7 +163,7 @@ def test_chat_asks_as_of_now_when_given(capsys, db, monkeypatch):
 
 
 def test_the_readme_demo_exchange_is_what_the_demo_chat_says(capsys, db, monkeypatch):
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     block = readme.split("<!-- demo-exchange:", 1)[1].split("```\n", 1)[1].split("```", 1)[0]
     lines = block.splitlines()
     banner, questions = lines[0], [line[len("you> "):] for line in lines if line.startswith("you> ")]
@@ -263,7 +263,7 @@ def test_chat_run_stops_at_quit(chat):
 @pytest.fixture
 def own_chat(fresh_engine):
     """A terminal chat over a store of its own (these tests save articles and follow topics)."""
-    from conftest import demo_documents
+    from tests.support.demo import demo_documents
 
     engine = fresh_engine()
     engine.save_documents(demo_documents())
@@ -326,7 +326,7 @@ def test_chat_article_without_an_id_says_how(chat):
 
 
 def test_chat_shows_alerts_for_articles_another_process_saved_and_daily_digests_when_due(own_chat):
-    from conftest import engine_at
+    from tests.support.demo import engine_at
 
     terminal, written = own_chat
     terminal.handle("/subscribe Zorblax merger")

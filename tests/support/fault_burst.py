@@ -1,6 +1,6 @@
 """A burst of questions and alerts while the local Bot API server fails a share of all calls.
 
-Shared by tests/test_fault_burst.py (a small burst on every run) and scripts/fault_burst.py (the
+Shared by tests/process/test_fault_burst.py (a small burst on every run) and scripts/fault_burst.py (the
 issue's 1,000 questions and 1,000 alerts, with a printed report).
 """
 
@@ -13,9 +13,9 @@ import resource
 import time
 from collections import Counter
 
-from bot_harness import running
-from botapi import LocalBotApi
-from conftest import demo_documents
+from .bot_harness import running
+from .botapi import LocalBotApi
+from .demo import demo_documents
 
 from index.config import AlertsConfig, TelegramConfig
 

@@ -1,5 +1,5 @@
 """Hostile and random input: ingestion never crashes or corrupts the store, and nothing that reaches
-Telegram is HTML that Telegram's own parser would refuse (tests/botapi.py ports it)."""
+Telegram is HTML that Telegram's own parser would refuse (tests/support/botapi.py ports it)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from datetime import date
 
 import pytest
-from botapi import HtmlError, parse_html
+from tests.support.botapi import HtmlError, parse_html
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +44,7 @@ def test_random_bytes_are_saved_or_rejected_never_raised(fuzz_store, data, name)
     assert all(r.reason for r in report.rejected)
 
 
+@pytest.mark.stress
 @FUZZ
 @given(depth=st.integers(1, 3000), tag=st.sampled_from(["div", "p", "b", "span", "table"]),
        text=st.text(max_size=200))
@@ -106,7 +107,7 @@ def assert_telegram_accepts(messages: list[str]) -> None:
 @pytest.fixture(scope="module")
 def hostile_engine(tmp_path_factory, embedder):
     """A store whose articles are full of markup, entities and control characters."""
-    from conftest import engine_at
+    from tests.support.demo import engine_at
 
     engine = engine_at(tmp_path_factory.mktemp("hostile") / "hostile.db", embedder)
     docs = []
@@ -185,6 +186,7 @@ def test_any_stored_title_source_or_id_gives_messages_telegram_accepts(title, so
     assert_telegram_accepts(messages)
 
 
+@pytest.mark.stress
 def test_a_flood_of_rejected_records_stays_bounded(tmp_path):
     import gzip
 
@@ -199,6 +201,7 @@ def test_a_flood_of_rejected_records_stays_bounded(tmp_path):
     assert report.rejected_total == 300_000 and len(report.rejected) == MAX_REJECTIONS_PER_FILE
 
 
+@pytest.mark.stress
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("paragraph", [
     " ".join(f"The council met on day {i} and voted on item {i * 7}." for i in range(100_000)),  # 5.5 MB

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from botapi import LocalBotApi, Upload, parse_html
+from tests.support.botapi import LocalBotApi, Upload, parse_html
 from telegram import (
     Bot,
     BotCommand,

@@ -16,7 +16,7 @@ import pytest
 from bot.feed_poller import FeedPoller, add_feeds
 from index.config import Config, FeedsConfig, StoreConfig
 from index.engine import Engine
-from feed_server import (
+from tests.support.feed_server import (
     FeedRoute,
     FeedServer,
     Item,
@@ -212,6 +212,7 @@ def test_odd_entries_are_kept_as_given_and_noted(engine, server):
     assert dates["Harbour story number 4"] > "2027"
 
 
+@pytest.mark.stress
 def test_a_feed_of_50000_items_reads_only_the_newest_max_items(engine, server):
     server.routes["/big"] = FeedRoute(rss([Item(f"g{n}", f"T{n}", f"Item {n} of the very long feed text here.",
                                                f"http://wire.test/big/{n}") for n in range(BIG)]))

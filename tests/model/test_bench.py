@@ -137,7 +137,7 @@ def test_the_feed_benchmark_polls_every_feed_then_gets_only_304s():
 
     from index.config import FeedsConfig
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_feeds.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "bench_feeds.py"
     spec = importlib.util.spec_from_file_location("bench_feeds", script)
     bench_feeds = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench_feeds)

@@ -98,7 +98,7 @@ def test_no_answer_suggestions_and_unreadable_dates_are_bounded():
 
 def test_article_pages_fit_a_message_even_when_escaping_multiplies_the_text():
     """Pages are cut on the raw text; `&`, `<` and `"` grow five- or sixfold when escaped."""
-    from botapi import parse_html
+    from tests.support.botapi import parse_html
 
     text = "\n\n".join(('Fish & chips <cheap> "deal" ' * 40) for _ in range(30))
     first, count = article_page("&" * 1000, "2026-01-05", None, text, 0, 3500)

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from botapi import LocalBotApi
+from tests.support.botapi import LocalBotApi
 
 from bot.runner import RedactSecrets
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def demo_store_copy(tmp_path: Path, demo_engine) -> Path:

@@ -1,5 +1,5 @@
 """The Telegram bot, end to end: the real python-telegram-bot Application long-polls a real local
-Bot API server over HTTP (tests/botapi.py); tests push updates and read what the bot sent."""
+Bot API server over HTTP (tests/support/botapi.py); tests push updates and read what the bot sent."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from bot_harness import running, settled
-from botapi import LocalBotApi
+from tests.support.bot_harness import running, settled
+from tests.support.botapi import LocalBotApi
 from bot.services import services_of
-from conftest import demo_documents
+from tests.support.demo import demo_documents
 
 from index.config import AlertsConfig, Config, TelegramConfig
 from index.models import RawDocument

@@ -258,6 +258,7 @@ def test_top_k_scores_are_rank_bm25_scores(params):
         np.testing.assert_allclose(scores, ref.get_scores(query)[docs], rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.stress
 def test_top_k_stays_exact_for_common_and_rare_terms_on_a_large_corpus():
     rng = np.random.default_rng(5)
     vocab = [f"t{i}" for i in range(2000)]

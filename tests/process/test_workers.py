@@ -16,10 +16,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from botapi import LocalBotApi
-from conftest import DEMO_ARTICLES, demo_documents
+from tests.support.botapi import LocalBotApi
+from tests.support.demo import DEMO_ARTICLES, demo_documents
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RAIL = {"demo-019", "demo-020", "demo-023", "demo-024", "demo-025"}
 CHATS = range(1001, 1031)
 pytestmark = [pytest.mark.timeout(300)]

@@ -14,7 +14,7 @@ from index.models import RawDocument
 
 pytestmark = pytest.mark.slow
 
-QUESTIONS_FILE = Path(__file__).resolve().parents[1] / "index" / "demo" / "questions.txt"
+QUESTIONS_FILE = Path(__file__).resolve().parents[2] / "index" / "demo" / "questions.txt"
 DEMO_QUESTIONS = [q.strip() for q in QUESTIONS_FILE.read_text(encoding="utf-8").splitlines() if q.strip()]
 NOW = date(2026, 11, 25)
 ACCEPTANCE = "When did Huawei and MTS sign the 5G deal?"

@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from feed_server import FeedRoute, FeedServer, Reply, rss, story
+from tests.support.feed_server import FeedRoute, FeedServer, Reply, rss, story
 
 from index.store import open_store
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(240)
 
 

@@ -6,7 +6,7 @@ delivered exactly once, the bot still running. The issue's full size (1,000 + 1,
 from __future__ import annotations
 
 import pytest
-from fault_burst import burst
+from tests.support.fault_burst import burst
 
 pytestmark = pytest.mark.timeout(600)
 

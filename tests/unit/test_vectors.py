@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import demo_documents
+from tests.support.demo import demo_documents
 
 from index.bm25 import Bm25Params
 from index.config import Config, ConfigError, RetrievalConfig, StoreConfig, validate

@@ -24,7 +24,7 @@ from index.search_index import SearchIndex, passage_text
 
 pytestmark = pytest.mark.slow
 
-DEMO = Path(__file__).resolve().parents[1] / "index" / "demo" / "stories.jsonl"
+DEMO = Path(__file__).resolve().parents[2] / "index" / "demo" / "stories.jsonl"
 NOW = date(2026, 11, 25)
 FIRST = ["demo-001", "demo-003", "demo-004", "demo-005", "demo-006"]  # ferry, flood, clean-up, 5G deal, robots
 LATER = ["demo-013", "demo-025"]  # heat record, rail strike ends
