@@ -128,6 +128,21 @@ def topics_text(topics: Sequence[Topic], default_threshold: float, m: Markup = H
     return "\n".join(lines)
 
 
+def subscribed_text(topic: Topic, created: bool, m: Markup = HTML) -> str:
+    when = "once a day, in a digest" if topic.delivery == "daily" else "as soon as they are saved"
+    intro = "Subscribed to" if created else "You already follow"
+    return f"{intro} {m.bold(m.text(topic.query.raw, 400))}. New matching articles arrive {when}. Manage topics with /topics."
+
+
+UNSUBSCRIBE_WHICH = "Which topic? /unsubscribe TOPIC, its number from /topics, or all."
+
+
+def unsubscribed_text(removed: int) -> str:
+    if removed:
+        return f"Unsubscribed ({removed} topic{'s' if removed != 1 else ''})."
+    return "You do not follow that topic. /topics lists yours."
+
+
 def latest_text(headers: Sequence[ArticleHeader], m: Markup = HTML) -> str:
     """/latest: date, headline and id per story, each bounded (8 lines always fit one message)."""
     if not headers:

@@ -7,7 +7,6 @@ command (only their admins can post).
 
 from __future__ import annotations
 
-import html
 import logging
 
 from telegram import ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -17,7 +16,7 @@ from telegram.error import BadRequest, TelegramError
 from index.topic_match import Topic
 from index.topics import TopicError
 
-from .messages import topics_text
+from .messages import UNSUBSCRIBE_WHICH, subscribed_text, topics_text, unsubscribed_text
 from .services import NewsbotContext, Services, callback_fields, callback_int
 
 log = logging.getLogger(__name__)
@@ -70,13 +69,7 @@ async def subscribe(update: Update, context: NewsbotContext) -> None:
     except TopicError as exc:
         await message.reply_text(str(exc))
         return
-    name = html.escape(topic.query.raw)
-    when = "once a day, in a digest" if topic.delivery == "daily" else "as soon as they are saved"
-    intro = "Subscribed to" if created else "You already follow"
-    await message.reply_html(
-        f"{intro} <b>{name}</b>. New matching articles arrive {when}. Manage topics with /topics.",
-        do_quote=False,
-    )
+    await message.reply_html(subscribed_text(topic, created), do_quote=False)
 
 
 def topics_markup(topics: list[Topic]) -> InlineKeyboardMarkup | None:
@@ -147,13 +140,10 @@ async def unsubscribe(update: Update, context: NewsbotContext) -> None:
         return
     text = " ".join(context.args or [])
     if not text:
-        await message.reply_text("Which topic? /unsubscribe TOPIC, its number from /topics, or all.")
+        await message.reply_text(UNSUBSCRIBE_WHICH)
         return
     removed = await s.run(s.engine.alerts.unsubscribe, update.effective_chat.id, text)
-    if removed:
-        await message.reply_text(f"Unsubscribed ({removed} topic{'s' if removed != 1 else ''}).")
-    else:
-        await message.reply_text("You do not follow that topic. /topics lists yours.")
+    await message.reply_text(unsubscribed_text(removed))
 
 
 async def membership(update: Update, context: NewsbotContext) -> None:

@@ -19,7 +19,8 @@ from index.topics import TopicError
 
 from .chart import timeline_text
 from .commands import terminal_help
-from .messages import ASK_EXAMPLES, LATEST_STORIES, alert_text, digest_parts, latest_text, topics_text
+from .messages import (ASK_EXAMPLES, LATEST_STORIES, UNSUBSCRIBE_WHICH, alert_text, digest_parts, latest_text,
+                       subscribed_text, topics_text, unsubscribed_text)
 from .render import PLAIN, format_date, ingest_lines, render_text
 
 TERMINAL_CHAT = 1  # the local user's chat id in the store (Telegram chat ids are never 1 for users)
@@ -102,17 +103,17 @@ class TerminalChat:
         except TopicError as exc:
             self.write(str(exc))
             return
-        self.write(f"{'Subscribed to' if created else 'You already follow'} “{topic.query.raw}” ({topic.delivery}). "
-                   "New articles that match it — saved here, by `newsbot ingest` or from feeds — are shown here"
-                   + (" in a daily digest." if topic.delivery == "daily" else "."))
+        self.write(subscribed_text(topic, created, PLAIN))
 
     def _topics(self, _: str) -> None:
         topics = self.engine.alerts.topics(TERMINAL_CHAT)
         self.write(topics_text(topics, self.engine.config.alerts.threshold, PLAIN))
 
     def _unsubscribe(self, text: str) -> None:
-        removed = self.engine.alerts.unsubscribe(TERMINAL_CHAT, text) if text else 0
-        self.write(f"Unsubscribed ({removed})." if removed else "No such topic; /topics lists yours.")
+        if not text:
+            self.write(UNSUBSCRIBE_WHICH)
+            return
+        self.write(unsubscribed_text(self.engine.alerts.unsubscribe(TERMINAL_CHAT, text)))
 
     def _save(self, text: str) -> None:
         from index.models import RawDocument

@@ -275,7 +275,7 @@ def own_chat(fresh_engine):
 def test_chat_topics_and_an_alert_for_a_saved_article(own_chat):
     terminal, written = own_chat
     terminal.handle("/subscribe Zorblax merger -rumour")
-    assert written[-1].startswith("Subscribed to “Zorblax merger -rumour” (instant)")
+    assert written[-1].startswith("Subscribed to Zorblax merger -rumour. New matching articles arrive as soon as")
     terminal.handle("/topics")
     assert written[-1] == "Your topics\n1. Zorblax merger -rumour (instant) · no judgements yet"
     terminal.handle("/save Zorblax and Quaffle agree merger. The Zorblax merger creates the largest "
@@ -286,7 +286,7 @@ def test_chat_topics_and_an_alert_for_a_saved_article(own_chat):
     terminal.handle("/save A Zorblax merger rumour spread on Wednesday, and the Zorblax board denied it.")
     assert not written[-1].startswith("🔔")  # "-rumour" excludes it
     terminal.handle("/unsubscribe 1")
-    assert written[-1] == "Unsubscribed (1)."
+    assert written[-1] == "Unsubscribed (1 topic)."
 
 
 def test_chat_timeline_is_a_sparkline(chat):
@@ -331,7 +331,7 @@ def test_chat_shows_alerts_for_articles_another_process_saved_and_daily_digests_
     terminal, written = own_chat
     terminal.handle("/subscribe Zorblax merger")
     terminal.handle("/subscribe daily: Quaffle budgeting app")
-    assert "daily digest" in written[-1]
+    assert "once a day, in a digest" in written[-1]
     other = engine_at(terminal.engine.store.path, terminal.engine.embedder)  # e.g. `newsbot ingest`
     try:
         other.save_documents([
