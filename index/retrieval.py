@@ -106,7 +106,7 @@ class Retriever:
             if n == 0:
                 return SearchResult([], scope, tokens, {})
             days = index.day.view
-            allowed, window_empty = self._allowed(days, scope, now)
+            allowed, window_empty = self._allowed(days, index.latest_day, scope, now)
             ranked: list[Ranked] = []
             depth = cfg.candidates if mode == "hybrid" else 2 * cfg.candidates  # as many as fusion yields at most
             if mode != "dense":
@@ -174,12 +174,12 @@ class Retriever:
         return relevant + [h for h in hits if h.score < floor]
 
     @staticmethod
-    def _allowed(days: np.ndarray, scope: TimeScope, now: date | None) -> tuple[np.ndarray | None, bool]:
+    def _allowed(days: np.ndarray, latest: int, scope: TimeScope, now: date | None) -> tuple[np.ndarray | None, bool]:
         """Which passages may answer (None: all), and whether the question's window held none
         (then none of the window applies: the answerer says the window is empty and what the
         store has instead)."""
         allowed = None
-        if now is not None and days.max(initial=NO_DAY) > now.toordinal():  # nothing published after the question
+        if now is not None and latest > now.toordinal():  # nothing published after the question
             allowed = days <= now.toordinal()
         if scope.bounded:
             window = days != NO_DAY

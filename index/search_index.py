@@ -75,6 +75,19 @@ class SearchIndex:
         self.watermark = 0
         self.store_id = ""
         self.lock = threading.RLock()
+        self._latest = (0, NO_DAY)  # (passages looked at, their latest day)
+
+    @property
+    def latest_day(self) -> int:
+        """The latest passage day (NO_DAY when none is dated), kept as the index grows: every
+        question asks whether anything was published after it, and a scan of a million days
+        for that each time is waste."""
+        seen, latest = self._latest
+        days = self.day.view
+        if seen < len(days):
+            latest = max(latest, int(days[seen:].max()))
+            self._latest = (len(days), latest)
+        return latest
 
     @property
     def size(self) -> int:

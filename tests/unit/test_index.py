@@ -387,3 +387,15 @@ def test_a_rebuild_stops_between_batches_when_asked_and_the_old_index_stays(engi
     assert engine.index.current is before and not engine.index.rebuilding
     status = engine.index.status()
     assert status.passages == before.size and status.behind == 0 and status.saved_at is not None
+
+
+def test_the_latest_day_follows_the_index_as_it_grows(engine):
+    """Asked each question ("was anything published after it?"), kept as passages are added."""
+    from index.search_index import day_number
+
+    index = engine.index.current
+    assert index.latest_day == int(index.day.view.max())
+    engine.save_documents(demo_documents(LATER))
+    engine.refresh()
+    index = engine.index.current
+    assert index.latest_day == max(day_number(engine.store.get(i).date) for i in FIRST + LATER)
