@@ -18,7 +18,7 @@ from scipy import sparse
 
 from .config import RetrievalConfig
 from .search_index import SearchIndex
-from .topics import TopicQuery
+from .topics import FilterText, TopicQuery
 
 
 @dataclass(frozen=True)
@@ -201,20 +201,24 @@ class TopicMatcher:
             return []
         passage_vectors = np.asarray(passage_vectors, np.float32)
         many = len(candidates) * 2 > len(self.topics)  # most topics: one full product beats gathering rows
-        if (cfg.dense_weight > 0 and self._basis is not None and not many
+        if (cfg.dense_weight > 0 and self._basis is not None
                 and len(candidates) * len(passage_tokens) >= self.BOUND_FROM):
+            # even when most topics are candidates (a long article shares a word with nearly all):
+            # the bound is a product of 64 dimensions, the exact cosines one of 384
             keep = self._bounded(candidates, cand_coverage, passage_vectors)
             candidates, cand_coverage = candidates[keep], cand_coverage[keep]
             if not len(candidates):
                 return []
+            many = len(candidates) * 2 > len(self.topics)
         scores = _fuse_into(self._cosines(candidates, passage_vectors, many, cand_coverage), cand_coverage, cfg)
         best_passage = scores.argmax(axis=1)
         best = scores[np.arange(len(candidates)), best_passage]
         hits = np.flatnonzero(best >= self.thresholds[candidates] - self.TIE)
+        screen = FilterText(text)  # one article, perhaps thousands of topics to filter
         return [
             TopicMatch(self.topics[candidates[i]], float(best[i]), int(best_passage[i]))
             for i in hits
-            if self.topics[candidates[i]].query.admits(text)
+            if self.topics[candidates[i]].query.admits(screen)
         ]
 
     def _covering(self, passage_tokens: Sequence[Sequence[str]], weights: tuple[np.ndarray, np.ndarray],

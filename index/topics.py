@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from .tokenize import tokenize
 
@@ -29,16 +30,30 @@ class TopicQuery:
     excluded: tuple[str, ...]  # tokens that must not occur in a matching article
     phrases: tuple[str, ...]  # lower-cased phrases that must occur verbatim
 
-    def admits(self, text: str) -> bool:
-        """The hard filters, on an article's title and text."""
-        lowered = " ".join(text.lower().split())
-        if any(not re.search(rf"(?<!\w){re.escape(p)}(?!\w)", lowered) for p in self.phrases):
+    def admits(self, text: "str | FilterText") -> bool:
+        """The hard filters, on an article's title and text (a FilterText when many topics are
+        checked against one article: it is lower-cased and tokenised once, not once per topic)."""
+        if not (self.phrases or self.excluded):
+            return True
+        text = text if isinstance(text, FilterText) else FilterText(text)
+        if any(not re.search(rf"(?<!\w){re.escape(p)}(?!\w)", text.lowered) for p in self.phrases):
             return False
-        if self.excluded:
-            present = set(tokenize(text))
-            if any(t in present for t in self.excluded):
-                return False
-        return True
+        return not any(t in text.tokens for t in self.excluded)
+
+
+class FilterText:
+    """An article's title and text as the hard filters read them, each form made on first use."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    @cached_property
+    def lowered(self) -> str:
+        return " ".join(self.text.lower().split())
+
+    @cached_property
+    def tokens(self) -> frozenset[str]:
+        return frozenset(tokenize(self.text))
 
 
 def parse_topic(raw: str, max_chars: int = 200) -> TopicQuery:

@@ -3,7 +3,7 @@
 import pytest
 
 from index.outbox import next_digest, retry_delay
-from index.topics import TopicError, parse_topic
+from index.topics import FilterText, TopicError, parse_topic
 
 
 def test_plain_words_are_the_scored_terms():
@@ -28,6 +28,17 @@ def test_quoted_phrases_are_required_verbatim_and_scored():
     assert q.admits("The bank held its Interest  Rate at 3.75 percent.")
     assert not q.admits("Rates of interest were held.")
     assert not q.admits("The interest rates were held.")  # whole words: "rate" is not "rates"
+
+
+def test_one_prepared_article_text_filters_every_topic_as_the_text_itself_does():
+    """Matching one article against thousands of topics prepares its text once (lower-cased and
+    tokenised), not once per topic; the verdicts are the same."""
+    topics = [parse_topic(t) for t in ('"interest rate" Valdoria', "rail strike -football", "harbour levy")]
+    for text in ("The bank held its Interest  Rate.", "A football strike.", "The rail strike goes on."):
+        screen = FilterText(text)
+        assert [q.admits(screen) for q in topics] == [q.admits(text) for q in topics]
+    untouched = FilterText("Any text")
+    assert topics[2].admits(untouched) and "lowered" not in vars(untouched)  # no filters: nothing prepared
 
 
 def test_a_lone_minus_or_unclosed_quote_is_read_as_a_word():
