@@ -26,6 +26,17 @@ from index.readers import record_to_document
 
 # The unanswerable store: the first REUTERS_SAMPLE stories of the 1987 Reuters wire. No dev question
 # (2022 news) is answered there, so every answer it gives is a false one.
+EVAL_DIR_ENV = "NEWSBOT_EVAL_DIR"
+
+
+def default_eval_dir() -> Path:
+    """$NEWSBOT_EVAL_DIR, else `shared/eval` beside the checkout (where the project keeps its
+    evaluation data: it belongs to its publishers and is never copied into the repository)."""
+    import os
+
+    return Path(os.environ.get(EVAL_DIR_ENV) or Path(__file__).resolve().parents[2] / "shared" / "eval")
+
+
 REUTERS_POOL = "reuters_sample"
 REUTERS_SAMPLE = 2000
 UNANSWERABLE = Path(__file__).with_name("evalsets") / "unanswerable.txt"

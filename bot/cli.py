@@ -276,7 +276,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
 
     from .progress import progress_bar
 
-    eval_dir = Path(args.eval_dir)
+    eval_dir = _eval_dir(args)
     cache = Path(args.cache or os.environ.get("NEWSBOT_CACHE", Path.home() / ".cache" / "newsbot" / "eval"))
     if args.set:
         config = _override(config, args.set)
@@ -342,7 +342,7 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
             print("newsbot bench --feeds runs from a checkout (scripts/bench_feeds.py)", file=sys.stderr)
             return EXIT_USAGE
         return runpy.run_path(str(script))["main"](["--json", str(Path(args.json).with_name("bench_feeds.json"))])
-    eval_dir = Path(args.eval_dir)
+    eval_dir = _eval_dir(args)
     missing = bench.eval_data_missing(eval_dir)
     if missing:
         print(missing, file=sys.stderr)
@@ -507,7 +507,7 @@ def _development_commands(command) -> None:
                 "quotes, dates) over a pool built once in the cache.")
     p.add_argument("--pool", default="pool_quick", choices=["pool_quick", "pool_standard"],
                    help="which articles: pool_quick (1,000) or pool_standard (8,270)")
-    p.add_argument("--eval-dir", default=str(_default_eval_dir()), help="the evaluation data (../shared/eval)")
+    p.add_argument("--eval-dir", help="the evaluation data (default: $NEWSBOT_EVAL_DIR, else ../shared/eval)")
     p.add_argument("--cache", help="where pool stores and vectors are kept (default ~/.cache/newsbot/eval)")
     p.add_argument("--modes", default="bm25,dense,hybrid", help="comma-separated retrieval modes to score")
     p.add_argument("--limit", type=int, default=0, help="only the first N questions")
@@ -534,7 +534,7 @@ def _development_commands(command) -> None:
     p.add_argument("--ingest-articles", type=int, default=300, help="articles for the ingest throughput")
     p.add_argument("--feeds", action="store_true", help="only the feed polling benchmark (1,000 local feeds; "
                    "scripts/bench_feeds.py has its options)")
-    p.add_argument("--eval-dir", default=str(_default_eval_dir()), help="the evaluation data (../shared/eval)")
+    p.add_argument("--eval-dir", help="the evaluation data (default: $NEWSBOT_EVAL_DIR, else ../shared/eval)")
     p.set_defaults(func=cmd_bench)
 
 
@@ -552,10 +552,10 @@ def _checkout_module(name: str | None):
     return importlib.import_module(f"bench.{name}" if name else "bench")
 
 
-def _default_eval_dir():
+def _eval_dir(args: argparse.Namespace):
     from pathlib import Path
 
-    return Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+    return Path(args.eval_dir) if args.eval_dir else _checkout_module("evaluation").default_eval_dir()
 
 
 def main(argv: list[str] | None = None) -> int:

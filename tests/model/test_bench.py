@@ -49,7 +49,8 @@ def _positive(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
-def test_report_has_the_documented_keys_with_positive_numbers(eval_dir, embedder):
+def test_report_has_the_documented_keys_with_positive_numbers(eval_dir, embedder, tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWSBOT_CACHE", str(tmp_path / "cache"))  # the topic vectors it embeds go here
     options = bench.BenchOptions(sizes=(500,), questions=20, ingest_articles=1, reindex_articles=30,
                                  alert_topics=(300,), alert_articles=4)
     report = bench.run_benchmark(Config(), eval_dir, options, embedder=embedder)
@@ -78,7 +79,8 @@ def test_report_has_the_documented_keys_with_positive_numbers(eval_dir, embedder
         assert _positive(alerts[key]), (key, alerts[key])
     assert alerts["topics"] == 300 and alerts["articles"] == 4
     assert alerts["same_hits_as_brute_force"] == 1.0
-    assert "random unit vectors" in report["alert_match_note"]
+    assert "topic vectors: the model's (cached in bench_topics.db)" in report["alert_match_note"]
+    assert (tmp_path / "cache" / "bench_topics.db").is_file()  # embedded once, read from there after
     assert len(report["targets"]) == 9
     table = bench.format_report(report)
     assert "vs bm25s" in table and "vs rank-bm25" in table and "targets" in table
