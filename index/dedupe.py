@@ -10,6 +10,7 @@ millions of entries for the garbage collector to walk on every full collection.
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 import numpy as np
 
@@ -19,8 +20,10 @@ MAX_WORDS = 400
 
 
 def shingles(text: str) -> np.ndarray:
-    """The text's hashed word 5-grams, sorted and unique."""
-    words = _WORD.findall(text.lower())[:MAX_WORDS]
+    """The hashed word 5-grams of the text's first MAX_WORDS words, sorted and unique. Only those
+    words are read: an answer computes this for each new story it weighs, and lower-casing and
+    splitting a whole long article to keep its first 400 words was most of the cost."""
+    words = [match.group().lower() for match in islice(_WORD.finditer(text), MAX_WORDS)]
     hashes = [hash(tuple(words[i : i + SHINGLE])) for i in range(max(1, len(words) - SHINGLE + 1))]
     return np.unique(np.asarray(hashes, np.int64))
 
