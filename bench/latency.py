@@ -25,6 +25,7 @@ from index.bm25 import Bm25Params
 from index.config import RetrievalConfig
 from index.passage_vectors import best
 from index.retrieval import Retriever
+from index import memory
 from index.index_manager import IndexManager
 from index.search_index import IndexShape, SearchIndex
 from index.store import SqliteStore
@@ -277,7 +278,10 @@ def measure_serve(workdir: Path, n: int) -> dict:
         replicas = ReplicaStore(store, meta["seq_stride"])
         manager = IndexManager(replicas, query_vectors, params, meta["titles"], vector_dtype=retrieval.vector_dtype)
         manager.current = index
-        answerer = Answerer(replicas, Retriever(manager, query_vectors, retrieval), retrieval)
+        retriever = Retriever(manager, query_vectors, retrieval)
+        retriever.prepare()  # as Engine.open_index does, then settles memory
+        memory.settle()
+        answerer = Answerer(replicas, retriever, retrieval)
         result.update(time_answers(answerer, index, queries))
         result["rss_mb"] = round(peak_rss_mb(), 1)
     finally:

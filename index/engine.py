@@ -19,6 +19,7 @@ from .ingest import ingest_data, ingest_documents, ingest_paths
 from .models import IngestReport, RawDocument
 from .retrieval import Retriever
 from .index_manager import IndexManager
+from . import memory
 from .store import Store, open_store
 from .timeline import Timeline, TimelineItem, build_timeline
 from .topic_match import corpus_scores
@@ -55,6 +56,7 @@ class Engine:
         self.load_index()
         self.index.catch_up(progress)
         self.retriever.prepare()
+        memory.settle()
 
     def pending_passages(self) -> int:
         """Passages saved but not yet indexed: the size of the embedding work ahead."""
@@ -127,6 +129,7 @@ class Engine:
         """`stop`: a threading.Event that ends the rebuild early (RebuildStopped)."""
         self.index.rebuild(progress, stop)
         self.retriever.prepare()
+        memory.settle()
 
     def close(self) -> None:
         self.store.close()
