@@ -390,6 +390,7 @@ class LocalBotApi:
         self._updates_changed = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._calls: list[Call] = []
+        self._calls_by_chat: dict[tuple[str, object], list[Call]] = {}  # (method, chat_id) → its calls
         self._updates: list[JsonDict] = []
         self._next_update_id = 1
         self._allowed_updates: frozenset[str] | None = None
@@ -560,7 +561,12 @@ class LocalBotApi:
             return list(self._calls)
 
     def calls_to(self, method: str, chat_id: int | None = None) -> list[Call]:
-        return [c for c in self.calls if c.method == method and (chat_id is None or c.params.get("chat_id") == chat_id)]
+        """The calls of `method` (to one chat): a chat's are kept apart, so that hundreds of
+        waiting clients (scripts/load_test.py) each read their own few, not the whole log."""
+        if chat_id is not None:
+            with self._lock:
+                return list(self._calls_by_chat.get((method, chat_id), ()))
+        return [c for c in self.calls if c.method == method]
 
     def sent_texts(self, chat_id: int | None = None) -> list[str]:
         """The text parameter (as sent, markup included) of each successful sendMessage, in order."""
@@ -707,8 +713,12 @@ class LocalBotApi:
         return _Outcome(0, drop=kind)
 
     def _record(self, method: str, params: JsonDict, status: int, description: str | None = None) -> None:
+        call = Call(method, params, time.time(), status, description)
         with self._lock:
-            self._calls.append(Call(method, params, time.time(), status, description))
+            self._calls.append(call)
+            chat = params.get("chat_id")
+            if chat is not None:
+                self._calls_by_chat.setdefault((method, chat), []).append(call)
 
     @property
     def stopping(self) -> bool:
