@@ -98,12 +98,17 @@ def topic_vectors(queries: Sequence, embedder, dimension: int, log: Callable[[st
     path = eval_cache_dir() / TOPICS_CACHE
     path.parent.mkdir(parents=True, exist_ok=True)
     texts = {text_hash(q.text): q.text for q in queries}
+    said: list[int] = []
+
+    def cached(count: int) -> None:  # called first with the vectors already cached
+        if not said:
+            said.append(count)
+            if count < len(texts):
+                log(f"bench: embedding {len(texts) - count:,} topic texts once (cached in {path})…")
+
     store = SqliteStore(path)
     try:
-        missing = len(texts) - len(store.get_vectors(embedder.key, texts.keys()))
-        if missing:
-            log(f"bench: embedding {missing:,} topic texts once (cached in {path})…")
-        found = ensure_vectors(store, embedder, texts)
+        found = ensure_vectors(store, embedder, texts, cached)
     finally:
         store.close()
     return np.vstack([found[text_hash(q.text)] for q in queries]).astype(np.float32), f"the model's (cached in {path.name})"
