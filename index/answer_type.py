@@ -14,6 +14,7 @@ text, where names are capitalised and sentence-initial capitals are the one ambi
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from .timeparse import WHEN_QUESTION
 from .tokenize import tokenize
@@ -121,14 +122,22 @@ def numbers_near(text: str, nouns: frozenset[str], question_tokens: frozenset[st
 _INCREMENT = frozenset(("more", "additional", "extra", "fewer", "less"))
 
 
-def new_names(text: str, question_tokens: frozenset[str]) -> list[str]:
-    """Capitalised spans of `text` that hold a word the question does not (names it adds)."""
-    out = []
+def _name_spans(text: str, question_tokens: frozenset[str]) -> Iterator[tuple[str, list[str]]]:
+    """Capitalised spans of `text` that hold a word the question does not (names it adds), each
+    with its tokens (tokenised once: this runs over every candidate sentence of every answer)."""
     for match in _NAME_SPAN.finditer(text):
-        words = [t for t in tokenize(match.group()) if t not in _NOT_NAMES]
-        if words and any(w not in question_tokens for w in words):
-            out.append(match.group())
-    return out
+        tokens = tokenize(match.group())
+        if any(t not in _NOT_NAMES and t not in question_tokens for t in tokens):
+            yield match.group(), tokens
+
+
+def new_names(text: str, question_tokens: frozenset[str]) -> list[str]:
+    return [name for name, _ in _name_spans(text, question_tokens)]
+
+
+def new_name_tokens(text: str, question_tokens: frozenset[str]) -> set[str]:
+    """The tokens of the names `text` adds, less those the question holds."""
+    return {t for _, tokens in _name_spans(text, question_tokens) for t in tokens if t not in question_tokens}
 
 
 def new_numbers(text: str, question_tokens: frozenset[str]) -> list[str]:
@@ -139,7 +148,7 @@ def new_numbers(text: str, question_tokens: frozenset[str]) -> list[str]:
 def holds_new(kind: str | None, text: str, question_tokens: frozenset[str]) -> bool:
     """Whether `text` holds new content of the asked kind."""
     if kind == NAME:
-        return bool(new_names(text, question_tokens))
+        return any(True for _ in _name_spans(text, question_tokens))
     if kind == NUMBER:
         return bool(new_numbers(text, question_tokens))
     if kind == WHEN:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from .answer_key import answer_key, asked_at
 from .answer_type import (NAME, NUMBER, REFERS_BACK, asked_kind, asked_nouns, asks_increment, holds_new,
-                          new_names, numbers_near)
+                          new_name_tokens, numbers_near)
 from .models import Article
 from .retrieval import ArticleHit
 from .timeparse import GENERIC
@@ -148,7 +148,7 @@ def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
     evidence = sentence_evidence(article, idf, terms)
     # only sentences with evidence (and the one before each, for a reference back) are candidates
     wanted = {j for i, e in enumerate(evidence) if e > 0 for j in (i - 1, i) if j >= 0}
-    names = {i: _name_tokens(texts[i], asked) for i in wanted} if terms.kind == NAME else {}
+    names = {i: new_name_tokens(texts[i], asked) for i in wanted} if terms.kind == NAME else {}
     has_new = {i: bool(names[i]) if terms.kind == NAME else holds_new(terms.kind, texts[i], asked)
                for i in wanted} if terms.kind else {}
     salience = _name_salience(article, names) if names else {}
@@ -206,10 +206,6 @@ def _describes(text: str, nouns: frozenset[str]) -> bool:
         if w.lower() in ("the", "this", "that") and set(tokenize(" ".join(words[k + 1 : k + 5]))) & nouns:
             return True
     return False
-
-
-def _name_tokens(text: str, asked: frozenset[str]) -> set[str]:
-    return {t for name in new_names(text, asked) for t in tokenize(name) if t not in asked}
 
 
 def _name_salience(article: Article, names: dict[int, set[str]]) -> dict[str, float]:
