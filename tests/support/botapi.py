@@ -406,6 +406,7 @@ class LocalBotApi:
         self.latency_seconds: dict[str, float] = {}  # method -> how long each call of it takes
         self._migrated: dict[int, int] = {}
         self._faults = _Faults()
+        self._listeners: list[Callable[[Call], None]] = []
         self._in_flight = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -719,6 +720,15 @@ class LocalBotApi:
             chat = params.get("chat_id")
             if chat is not None:
                 self._calls_by_chat.setdefault((method, chat), []).append(call)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(call)
+
+    def listen(self, listener: Callable[[Call], None]) -> None:
+        """Call `listener` with every call as it is recorded (on a server thread): hundreds of
+        clients waiting for their replies (scripts/load_test.py) are woken instead of polling."""
+        with self._lock:
+            self._listeners.append(listener)
 
     @property
     def stopping(self) -> bool:
