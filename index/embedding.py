@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .batching import Batcher
 from .config import DEFAULT_MODEL, ModelConfig
 
 log = logging.getLogger(__name__)
@@ -70,7 +69,6 @@ class Embedder:
         self._model = None
         self._fast = None  # the plain-torch query encoder (False: this model has another shape)
         self._lock = threading.Lock()
-        self._queries = Batcher(self._encode_queries)  # questions asked at once share one forward pass
 
     @property
     def model(self):
@@ -117,11 +115,8 @@ class Embedder:
         """One query's vector. Until sentence-transformers is loaded for passages, a folder of the
         bundled model's shape is run by the plain-torch encoder (index.bert_encoder): the same
         vector, without the seconds that importing sentence-transformers costs a one-shot `ask`."""
-        return self._queries(text)
-
-    def _encode_queries(self, texts: list[str]) -> np.ndarray:
         fast = self._query_encoder() if self._model is None and self.config.device == "cpu" else None
-        return fast.encode(texts) if fast is not None else self.encode(texts)
+        return fast.encode([text])[0] if fast is not None else self.encode([text])[0]
 
     def _query_encoder(self):
         with self._lock:

@@ -52,17 +52,3 @@ def test_a_model_folder_of_another_shape_is_left_to_sentence_transformers(tmp_pa
     (tmp_path / "modules.json").write_text(json.dumps([{"type": "sentence_transformers.models.Transformer"}]))
     assert BertSentenceEncoder.load(str(tmp_path), 256) is None
     assert BertSentenceEncoder.load("sentence-transformers/some-hub-name", 256) is None
-
-
-@pytest.mark.slow
-def test_questions_asked_at_once_get_the_vectors_they_get_alone():
-    """Concurrent questions share one padded forward pass (index.batching: its own tests show who
-    shares); padding is masked, so each vector is the one its question gets by itself."""
-    import numpy as np
-
-    questions = ["Who won?", "Which company is accused of turning off the AC in its stores this summer?",
-                 "How many jobs will the Brightgrid battery factory create?", "rail strike", "Zürich 42 %"]
-    fresh = Embedder(ModelConfig())
-    alone = np.stack([fresh.encode_query(q) for q in questions])
-    assert (fresh._queries.batches, fresh._queries.items) == (5, 5)
-    np.testing.assert_allclose(fresh._encode_queries(questions), alone, atol=1e-5)
