@@ -244,7 +244,7 @@ def _score(engine: Engine, chats: dict[int, EvalTopic], labels, archive_seq: int
 def _best_cosine(index, vector: np.ndarray, seqs: np.ndarray, terms, config: Config) -> tuple[np.ndarray, np.ndarray]:
     """Each article's best passage cosine with the topic text (the cosine-only baseline), and its
     best hybrid score with the text as typed (the matcher before topic profiles)."""
-    with index.lock:
+    with index.reading():
         cosine = index.vectors.scores(vector)
         coverage = index.bm25.coverage(terms)
         passage_seq = index.article_seq.view.copy()

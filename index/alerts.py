@@ -113,7 +113,7 @@ class Alerts:
             return topic
         judged = self.store.judgements(topic.id)
         vector = self._topic_vectors([topic.query])[0]
-        with index.lock:
+        with index.reading():
             if index.size == 0:
                 return topic
             coverage = index.bm25.coverage(topic.query.terms)
@@ -148,7 +148,7 @@ class Alerts:
         titles = self.index.shape.titles
         texts = [passage_text(article, p.index, titles) for p in article.passages]
         vectors = ensure_vectors(self.store, self.embedder, {text_hash(t): t for t in texts})
-        with index.lock:
+        with index.reading():
             idf = index.bm25.term_weights(topic.query.terms)
         total = sum(idf.values()) or 1.0
         profile = self._topic_vectors_of([topic])[0]
@@ -271,7 +271,7 @@ class Alerts:
         if not matcher.topics:
             return []
         index = self.index.current
-        with index.lock:
+        with index.reading():
             idf = index.bm25.term_weights(matcher.vocab)
         titles = self.index.shape.titles
         texts = {}

@@ -15,10 +15,10 @@ not change rankings but is kept so scores are equal, not merely equivalent.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-
 import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
@@ -58,8 +58,9 @@ class Bm25Index:
         # term can score at most, without a pass over its postings (see `top`); kept as postings grow
         self._max_tf = np.zeros(0, np.float64)
         self._min_len = np.zeros(0, np.float64)
-        self._scratch: np.ndarray | None = None  # per-document accumulator `top` reuses (zeroed after)
-        self._seen: np.ndarray | None = None  # per-document flag: found by `top` in this query
+        # per-document accumulators and found-flags `top` reuses (zeroed after each query), one
+        # pair per query running at once: queries share the index (SearchIndex.reading)
+        self._scratch: list[tuple[np.ndarray, np.ndarray]] = []
         self._scratch_lock = threading.Lock()
 
     # -- building ---------------------------------------------------------------------------
@@ -137,6 +138,11 @@ class Bm25Index:
     @property
     def size(self) -> int:
         return self._base.shape[0] + self._pending_docs
+
+    @property
+    def pending(self) -> bool:
+        """Additions not yet folded into the CSC segment (`compact` changes the postings)."""
+        return bool(self._pending)
 
     # -- scoring ----------------------------------------------------------------------------
     def _idf(self) -> np.ndarray:
@@ -235,10 +241,7 @@ class Bm25Index:
         bounds = weights * self._term_score(self._max_tf[ids], shortest)
         order = np.argsort(-bounds, kind="stable")
         left = np.concatenate([np.cumsum(bounds[order][::-1])[::-1][1:], [0.0]])  # bound of the terms after each
-        with self._scratch_lock:
-            if self._scratch is None or len(self._scratch) != n:
-                self._scratch, self._seen = np.zeros(n, np.float64), np.zeros(n, bool)
-            acc, seen = self._scratch, self._seen
+        with self._scratch_pair(n) as (acc, seen):
             found_parts: list[np.ndarray] = []
             try:
                 kth = -np.inf
@@ -276,6 +279,20 @@ class Bm25Index:
         if p.variant == "bm25plus":
             scores = scores + self._plus_constant(ids, terms)
         return _best(found, scores, k)
+
+    @contextmanager
+    def _scratch_pair(self, n: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """A zeroed accumulator and found-flags for n documents, returned zeroed by the caller
+        (clearing what a query touched costs far less than allocating n again)."""
+        with self._scratch_lock:
+            pair = self._scratch.pop() if self._scratch else None
+        if pair is None or len(pair[0]) != n:
+            pair = (np.zeros(n, np.float64), np.zeros(n, bool))
+        try:
+            yield pair
+        finally:
+            with self._scratch_lock:
+                self._scratch.append(pair)
 
     def _top_among(self, docs: np.ndarray, ids: np.ndarray, weights: np.ndarray, terms: Counter,
                    k: int) -> tuple[np.ndarray, np.ndarray]:

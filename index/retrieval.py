@@ -87,7 +87,7 @@ class Retriever:
         (~2-3 s at a million passages)."""
         index = self.manager.current
         if index is not None and index.size >= self.config.sign_codes_from:
-            with index.lock:
+            with index.lock:  # builds the sign codes: a change
                 index.vectors.codes()
 
     def search(self, question: str, now: date | None = None, mode: str = "hybrid", k: int = 30) -> SearchResult:
@@ -101,7 +101,7 @@ class Retriever:
         tokens = tokenize(scope.text)
         query_vector = self.embedder.encode_query(scope.text) if mode != "bm25" else None
         index = self.manager.current
-        with index.lock:
+        with index.reading():
             n = index.size
             if n == 0:
                 return SearchResult([], scope, tokens, {})
@@ -140,7 +140,7 @@ class Retriever:
         index = self.manager.current
         if index is None:
             return []
-        with index.lock:
+        with index.reading():
             days = index.day.view
             allowed = days != NO_DAY
             if now is not None:

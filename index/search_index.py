@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
@@ -29,6 +29,7 @@ from .bm25 import Bm25Index, Bm25Params
 from .embedding import text_hash
 from .models import Article
 from .passage_vectors import PassageVectors, _check_vectors, _Growable
+from .rwlock import ReadWriteLock
 from .tokenize import tokenize
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def passage_text(article: Article, passage_index: int, titles: bool) -> str:
 
 
 class SearchIndex:
-    """In-memory passage index. Thread-safe: adds and queries take the same lock."""
+    """In-memory passage index. Thread-safe: queries share the lock (`reading`), adds hold it."""
 
     def __init__(self, shape: IndexShape, dimension: int, bm25_params: Bm25Params):
         self.shape = shape
@@ -74,7 +75,7 @@ class SearchIndex:
         self.vectors = PassageVectors(dimension, shape.vector_dtype)
         self.watermark = 0
         self.store_id = ""
-        self.lock = threading.RLock()
+        self.lock = ReadWriteLock()  # `with lock:` changes the index; `reading()` shares it
         self._latest = (0, NO_DAY)  # (passages looked at, their latest day)
 
     @property
@@ -92,6 +93,22 @@ class SearchIndex:
     @property
     def size(self) -> int:
         return len(self.article_seq.view)
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Hold the index for a query, beside other queries. Additions not yet folded into the
+        BM25 postings are folded first, under the write lock: folding changes the postings."""
+        while True:
+            self.lock.acquire_shared()
+            if not self.bm25.pending:
+                break
+            self.lock.release_shared()
+            with self.lock:
+                self.bm25.compact()
+        try:
+            yield
+        finally:
+            self.lock.release_shared()
 
     def add(self, articles: list[Article], vectors: dict[str, np.ndarray]) -> None:
         """Add articles newer than the watermark. Everything is prepared before anything changes,

@@ -69,7 +69,7 @@ def _fuse_into(cosine: np.ndarray, coverage: np.ndarray, config: RetrievalConfig
 def corpus_scores(index: SearchIndex, query: TopicQuery, vector: np.ndarray,
                   config: RetrievalConfig) -> dict[int, tuple[float, int]]:
     """{article seq: (score, best passage)} for every article with any similarity to the topic."""
-    with index.lock:
+    with index.reading():
         if index.size == 0:
             return {}
         coverage = index.bm25.coverage(query.terms)

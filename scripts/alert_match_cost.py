@@ -63,7 +63,7 @@ def main() -> int:
             topics = [Topic(id=i, chat_id=i, query=q, auto_threshold=None if t is None else float(t))
                       for i, (q, t) in enumerate(zip(queries[:n], thresholds))]
             matcher = TopicMatcher(topics, vectors[:n], config.retrieval, config.alerts.threshold)
-            with engine.index.current.lock:
+            with engine.index.current.reading():
                 idf = engine.index.current.bm25.term_weights(matcher.vocab)
             times = []
             for tokens, passage_vectors, text in inputs:

@@ -248,6 +248,35 @@ def test_top_k_within_allowed_documents(params, share):
         _same_top((docs, _), _full_top(index, query, 10, allowed))
 
 
+def test_queries_running_at_once_each_get_their_own_top_k():
+    """Questions share the index (SearchIndex.reading), so each running `top` needs its own
+    accumulator: four threads asking every query at once get what one thread gets."""
+    import threading
+
+    index = Bm25Index(Bm25Params())
+    index.add(CORPUS)
+    alone = [index.top(query, 10) for query in QUERIES]
+    start = threading.Barrier(4, timeout=10)
+    failures = []
+
+    def ask_all(offset: int) -> None:
+        start.wait()
+        for round_ in range(5):
+            for i in range(len(QUERIES)):
+                j = (i + offset + round_) % len(QUERIES)
+                docs, scores = index.top(QUERIES[j], 10)
+                if not (np.array_equal(docs, alone[j][0]) and np.array_equal(scores, alone[j][1])):
+                    failures.append(j)
+
+    threads = [threading.Thread(target=ask_all, args=(t * 5,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert failures == []
+    assert 1 <= len(index._scratch) <= 4  # one accumulator per query at once, kept for the next
+
+
 @pytest.mark.parametrize("params", PARAMS, ids=_id)
 def test_top_k_scores_are_rank_bm25_scores(params):
     index = Bm25Index(params)

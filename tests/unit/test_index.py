@@ -195,6 +195,37 @@ def test_catch_up_directly_on_the_manager(engine, counting):
     assert engine.index.catch_up() == 0
 
 
+def test_questions_share_the_index_while_a_catch_up_adds_to_it(engine):
+    """Questions hold the index together (SearchIndex.reading) and a catch-up has it alone: asked
+    from four threads while later articles are added, every answer is whole, and afterwards the
+    index answers as it does when nothing ran beside it."""
+    question = "What was the highest temperature ever recorded in Port Alder?"
+    errors: list[BaseException] = []
+    start = threading.Barrier(5, timeout=10)
+
+    def ask() -> None:
+        start.wait()
+        try:
+            for _ in range(15):
+                assert engine.answer(question, now=NOW).quotes
+        except BaseException as exc:  # noqa: BLE001 - reported by the assert below
+            errors.append(exc)
+
+    askers = [threading.Thread(target=ask) for _ in range(4)]
+    for t in askers:
+        t.start()
+    start.wait()
+    for article in LATER:
+        engine.save_documents(demo_documents([article]))  # each indexed at once, BM25 folded lazily
+    for t in askers:
+        t.join(60)
+    assert errors == []
+    index = engine.index.current
+    with index.reading():
+        assert not index.bm25.pending  # the last additions were folded in before reading
+    assert engine.answer(question, now=NOW).quotes[0].article_id == "demo-013"
+
+
 def test_reindex_swaps_in_a_new_generation_without_embedding(engine, counting):
     engine.save_documents(demo_documents(LATER))
     engine.open_index()
