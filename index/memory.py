@@ -1,12 +1,14 @@
-"""The garbage collector and a large loaded index.
+"""The garbage collector and a long-running process.
 
-A loaded index holds millions of Python-tracked objects (its vocabulary and the structures around
-the postings), all alive for as long as the index serves. CPython's full collections walk every
-tracked object, so each one paused an answer at a million passages for 100–130 ms, about every
-30 answers. Once an index is loaded or rebuilt, what is alive is moved out of the collector's
-view (`gc.freeze`): later collections walk only what answers allocate. Frozen objects are still
-freed by reference counting when a swapped-out index is dropped; only reference cycles among them
-would wait (the index makes none).
+CPython's full collections walk every tracked object, holding the GIL: every question waits. What
+a serving process holds for its whole life is mostly what importing torch creates (~165k objects;
+a full collection took ~100 ms with torch imported and nothing else, AMD EPYC) and the structures
+around a loaded index. Once an index is loaded or rebuilt, what is alive is moved out of the
+collector's view (`gc.freeze`): later collections walk only what answers allocate. torch is
+imported first, because the first question would import it moments later (the query encoder,
+the float16 product) and leave those objects in view. Frozen objects are still freed by reference
+counting when a swapped-out index is dropped; only reference cycles among them would wait (the
+index makes none).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import gc
 
 
 def settle() -> None:
-    """Collect what is garbage now, then freeze everything still alive (call after loading or
-    swapping in an index)."""
+    """Import torch, collect what is garbage now, then freeze everything still alive (call after
+    loading or swapping in an index)."""
+    import torch  # noqa: F401 - for its objects' sake (module docstring)
+
     gc.collect()
     gc.freeze()

@@ -51,3 +51,20 @@ def test_a_swapped_out_index_is_freed_without_the_collector(tmp_path, monkeypatc
         engine.close()
         gc.unfreeze()
         gc.collect()
+
+
+def test_torch_is_imported_before_the_freeze_so_its_objects_are_not_walked():
+    """A fresh process, as a bot starts: without torch imported before settle(), the first
+    question imports it and every full collection walks its ~165k objects again."""
+    import subprocess
+    import sys
+
+    probe = ("import gc, sys\n"
+             "from index import memory\n"
+             "assert 'torch' not in sys.modules\n"
+             "memory.settle()\n"
+             "import torch\n"
+             "print(any(o is torch.nn.Module for o in gc.get_objects()))\n")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"  # frozen: out of the collector's view
