@@ -248,7 +248,7 @@ class Bm25Index:
                 position = 0
                 done = 0.0  # what the terms taken so far can add at most: a ceiling over the k-th best
                 for position, j in enumerate(order):
-                    rows, tf = self._postings(ids[j])
+                    rows, tf = self._postings(ids[j], allowed)
                     new = rows[~seen[rows]]
                     seen[new] = True
                     found_parts.append(new)
@@ -256,7 +256,7 @@ class Bm25Index:
                     done += bounds[j]
                     margin = left[position] * (1 + 1e-9) + 1e-12
                     if done > margin and position + 1 < len(order):
-                        kth = self._kth(acc, found_parts, allowed, k)
+                        kth = self._kth(acc, found_parts, k)
                         if kth > margin:
                             break
                 found = np.concatenate(found_parts)
@@ -273,9 +273,6 @@ class Bm25Index:
                 for part in found_parts:
                     acc[part] = 0.0
                     seen[part] = False
-        if allowed is not None:
-            keep = allowed[found]
-            found, scores = found[keep], scores[keep]
         if p.variant == "bm25plus":
             scores = scores + self._plus_constant(ids, terms)
         return _best(found, scores, k)
@@ -318,9 +315,16 @@ class Bm25Index:
         counts = np.fromiter(terms.values(), np.float64, len(terms))
         return float(np.sum(self._idf()[ids] * counts)) * self.params.delta
 
-    def _postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
+    def _postings(self, term_id: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """A term's documents and counts; with `allowed`, only those documents (a question's
+        window): the rest are never scored, and the k-th best found so far, the bar MaxScore
+        prunes by, is a window document's from the first term on."""
         lo, hi = self._base.indptr[term_id], self._base.indptr[term_id + 1]
-        return self._base.indices[lo:hi], self._base.data[lo:hi].astype(np.float64)
+        rows, counts = self._base.indices[lo:hi], self._base.data[lo:hi]
+        if allowed is not None:
+            inside = allowed[rows]
+            rows, counts = rows[inside], counts[inside]
+        return rows, counts.astype(np.float64)
 
     def _length_norm(self) -> np.ndarray:
         """Per document, 1 - b + b × length / average length: the same for every query until the
@@ -344,11 +348,9 @@ class Bm25Index:
         return tf * (p.k1 + 1) / (p.k1 * dl_norm + tf)
 
     @staticmethod
-    def _kth(acc: np.ndarray, parts: list[np.ndarray], allowed: np.ndarray | None, k: int) -> float:
+    def _kth(acc: np.ndarray, parts: list[np.ndarray], k: int) -> float:
         """The k-th best score among the documents found so far (a floor under the final k-th)."""
         found = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        if allowed is not None:
-            found = found[allowed[found]]
         if len(found) < k:
             return -np.inf
         return float(np.partition(acc[found], len(found) - k)[len(found) - k])
