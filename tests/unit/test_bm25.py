@@ -237,6 +237,22 @@ def test_top_k_equals_full_scoring(params, k):
 
 
 @pytest.mark.parametrize("params", PARAMS, ids=_id)
+@pytest.mark.parametrize("k", [3, 40])
+def test_top_k_of_long_questions_of_common_words_equals_full_scoring(params, k):
+    """A long question of frequent words takes the k-th best many times over as terms are added
+    (each time among the documents that can still reach it, not all found): the same top k."""
+    index = Bm25Index(params)
+    index.add(CORPUS)
+    rng = np.random.default_rng(5)
+    frequent = VOCAB[:30] + [COMMON, HALF]
+    for _ in range(25):
+        query = list(rng.choice(frequent, size=int(rng.integers(8, 20))))
+        _same_top(index.top(query, k), _full_top(index, query, k))
+        allowed = rng.random(len(CORPUS)) < 0.4
+        _same_top(index.top(query, k, allowed), _full_top(index, query, k, allowed))
+
+
+@pytest.mark.parametrize("params", PARAMS, ids=_id)
 @pytest.mark.parametrize("share", [0.3, 0.02])  # 0.02: few enough documents to look up, not scan
 def test_top_k_within_allowed_documents(params, share):
     index = Bm25Index(params)
