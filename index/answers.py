@@ -123,7 +123,8 @@ class Answerer:
         if scope.bounded and not ahead and (answer.no_answer or result.window_empty):
             # an empty window was searched without it already: that search is the one to reuse
             found = (result, hits, stories, articles) if result.window_empty else None
-            return self._before_window(answer, scope, now, mode, found) or self._nothing_in_window(answer, scope)
+            return (self._before_window(answer, scope, now, mode, found, result.query_vector)
+                    or self._nothing_in_window(answer, scope))
         return answer
 
     @staticmethod
@@ -170,13 +171,15 @@ class Answerer:
                       note=f"The newest stories {_window_words(scope)}:")
 
     def _before_window(self, missed: Answer, scope: TimeScope, now: date | None, mode: str,
-                       found: Searched | None = None) -> Answer | None:
+                       found: Searched | None = None,
+                       encoded: tuple[str, np.ndarray] | None = None) -> Answer | None:
         """A topic question whose window holds nothing on the topic (or no story at all): when
         older stories do, say so and quote the latest of them (its date shows how old it is). It
         stays a "nothing answers that": the quote is what the store has instead, not an answer
         about the window (a 2022 question of a 1987 wire gets no 1987 story as its answer)."""
         if found is None:
-            result = self.retriever.search(scope.text, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30))
+            result = self.retriever.search(scope.text, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30),
+                                           encoded=encoded)
             hits, stories = self._distinct_stories(result.hits)
             articles: dict[int, Article] = {}
         else:

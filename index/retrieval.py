@@ -43,6 +43,9 @@ class SearchResult:
     tokens: list[str]
     idf: dict[str, float]
     window_empty: bool = False  # the question's window held no article, so the whole store was searched
+    # the vector the dense stage searched with, for the text it was encoded from: a second search
+    # of the same text (the answerer's "the latest I have") needs no second forward pass
+    query_vector: tuple[str, np.ndarray] | None = None
 
 
 # A method's candidates: (passage ids best first, their scores, the method's weight in fusion).
@@ -90,7 +93,8 @@ class Retriever:
             with index.lock:  # builds the sign codes: a change
                 index.vectors.codes()
 
-    def search(self, question: str, now: date | None = None, mode: str = "hybrid", k: int = 30) -> SearchResult:
+    def search(self, question: str, now: date | None = None, mode: str = "hybrid", k: int = 30,
+               encoded: tuple[str, np.ndarray] | None = None) -> SearchResult:
         """Each method's best `candidates` passages (BM25's among those holding a query term), fused;
         everything after the two scoring stages works on those few hundred passages, not on an
         array of every passage."""
@@ -99,7 +103,10 @@ class Retriever:
         cfg = self.config
         scope = parse_time(question, now or date.today())
         tokens = tokenize(scope.text)
-        query_vector = self.embedder.encode_query(scope.text) if mode != "bm25" else None
+        query_vector = None
+        if mode != "bm25":
+            reuse = encoded is not None and encoded[0] == scope.text
+            query_vector = encoded[1] if reuse else self.embedder.encode_query(scope.text)
         index = self.manager.current
         with index.reading():
             n = index.size
@@ -131,7 +138,8 @@ class Retriever:
         hits = self._group(seqs, pidx, scores, cos, cand_days)
         if scope.recent:
             hits = self._newest_relevant_first(hits)
-        return SearchResult(hits[:k], scope, tokens, idf, window_empty)
+        return SearchResult(hits[:k], scope, tokens, idf, window_empty,
+                            (scope.text, query_vector) if query_vector is not None else None)
 
     def newest(self, scope: TimeScope, now: date | None, k: int) -> list[ArticleHit]:
         """The k newest dated articles inside the scope's window (or up to now when it has none),

@@ -1,0 +1,34 @@
+"""How many times an answer searches, and what each search costs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tests.support.demo import demo_documents, engine_at
+from tests.support.hashing import HashingEmbedder
+
+
+class CountingQueries(HashingEmbedder):
+    def __init__(self):
+        super().__init__()
+        self.queries: list[str] = []
+
+    def encode_query(self, text: str):
+        self.queries.append(text)
+        return super().encode_query(text)
+
+
+def test_a_week_with_nothing_on_the_topic_is_searched_again_with_the_vector_it_has(tmp_path):
+    """"…this week?" when the week holds nothing on it: the whole store is searched again for
+    "the latest I have", and that search reuses the question's vector (with the model, a forward
+    pass is ~12 ms of the answer)."""
+    embedder = CountingQueries()
+    engine = engine_at(tmp_path / "store.db", embedder)
+    try:
+        engine.save_documents(demo_documents())
+        engine.open_index()
+        answer = engine.answer("What happened with the rail strike this week?", now=date(2026, 11, 24))
+        assert answer.no_answer and answer.note.endswith("The latest I have:") and answer.quotes
+        assert embedder.queries == ["What happened with the rail strike ?"]  # one forward pass for both searches
+    finally:
+        engine.close()
