@@ -23,7 +23,7 @@ import numpy as np
 from index.answers import Answerer
 from index.bm25 import Bm25Params
 from index.config import RetrievalConfig
-from index.passage_vectors import best
+from index.passage_vectors import best, storage_dtype
 from index.retrieval import Retriever
 from index import memory
 from index.index_manager import IndexManager
@@ -219,38 +219,43 @@ def time_rank_bm25(corpus: list[list[str]], params: Bm25Params, index: SearchInd
 def time_dense(index: SearchIndex, query_vectors: list[np.ndarray], retrieval: RetrievalConfig) -> dict:
     """Ours (the retriever's dense stage at this size: sign codes and exact rescoring from
     retrieval.sign_codes_from passages, else the exact product in the index's vector dtype, and
-    its top-k) beside exact search in the index's dtype (the brute force the sign codes replace)
-    and plain numpy brute force over float32 vectors with argpartition (a float32 copy where ours
-    are smaller), taking turns by blocks of queries (torch's and OpenBLAS's thread pools slow each
-    other down when they alternate call by call)."""
+    its top-k) beside exact float16 search (the brute force the sign codes replace: a float16 copy
+    where ours are int8) and plain numpy brute force over float32 vectors with argpartition (a
+    float32 copy where ours are smaller), taking turns by blocks of queries (torch's and
+    OpenBLAS's thread pools slow each other down when they alternate call by call)."""
     vectors = index.vectors.view if index.vectors.dtype == "float32" else index.vectors.take(slice(None))
+    exact = index.vectors if index.vectors.dtype == "float16" else index.vectors.astype("float16")
     k = min(TOP_K, len(vectors))
     rescore = retrieval.dense_rescore if index.size >= retrieval.sign_codes_from else 0
     if rescore:
         index.vectors.top(query_vectors[0], TOP_K, rescore=rescore)  # the codes are built on first use
     seconds = time_blocks({
         "ours": lambda q: index.vectors.top(q, TOP_K, rescore=rescore),
-        "exact": lambda q: index.vectors.top(q, TOP_K),
+        "exact": lambda q: exact.top(q, TOP_K),
         "numpy": lambda q: np.argpartition(-(vectors @ q), k - 1)[:k],
     }, query_vectors)
     return {"dense_p50_ms": percentile_ms(seconds["ours"], 50),
             "dense_exact_p50_ms": percentile_ms(seconds["exact"], 50),
-            "dense_search": "sign codes + exact rescoring" if rescore else f"exact, {index.vectors.dtype}",
+            "dense_search": (f"sign codes + exact rescoring, {index.vectors.dtype}" if rescore
+                             else f"exact, {index.vectors.dtype}"),
             "dense_numpy_p50_ms": percentile_ms(seconds["numpy"], 50)}
 
 
-def _meta(workdir: Path) -> tuple[dict, RetrievalConfig, Bm25Params, IndexShape]:
+def _meta(workdir: Path, passages: int = 0) -> tuple[dict, RetrievalConfig, Bm25Params, IndexShape]:
+    """The bench's settings, and the shape of an index of `passages` (its vector dtype may
+    depend on the size: retrieval.vector_dtype "auto")."""
     meta = json.loads((workdir / "meta.json").read_text())
     retrieval = RetrievalConfig(**meta["retrieval"])
     params = Bm25Params(variant=retrieval.bm25_variant, k1=retrieval.k1, b=retrieval.b, delta=retrieval.delta)
-    shape = IndexShape(model=meta["model_key"], titles=meta["titles"], vector_dtype=retrieval.vector_dtype)
+    dtype = storage_dtype(retrieval.vector_dtype, passages, retrieval.sign_codes_from)
+    shape = IndexShape(model=meta["model_key"], titles=meta["titles"], vector_dtype=dtype)
     return meta, retrieval, params, shape
 
 
 def measure_build(workdir: Path, n: int) -> dict:
     """Build the index of n passages as a rebuild does and save it: its build time, the peak RSS of
     building it (nothing else in the process) and its size on disk. Meant for a fresh process."""
-    meta, _, params, shape = _meta(workdir)
+    meta, _, params, shape = _meta(workdir, n)
     table = PassageTable(workdir)
     started = time.perf_counter()
     index = build_search_index(table, n, shape, meta["dimension"], params, meta["seq_stride"])

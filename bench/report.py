@@ -83,7 +83,7 @@ def _size_lines(n: str, s: dict) -> list[str]:
         "  " + _versus("bm25", s["bm25_p50_ms"], "bm25s", s.get("bm25s_p50_ms"), s.get("bm25s_note", "")),
         "  " + _versus("bm25", s["bm25_p50_ms"], "rank-bm25", s.get("rank_bm25_p50_ms"), s.get("rank_bm25_note", ""))
         + (f"; same top 10 on {agree:.0%} of queries" if agree is not None else ""),
-        "  " + _versus(f"dense ({s.get('dense_search', 'exact')})", s["dense_p50_ms"], "exact search",
+        "  " + _versus(f"dense ({s.get('dense_search', 'exact')})", s["dense_p50_ms"], "float16 exact search",
                        s.get("dense_exact_p50_ms")) + _versus(" ·", s["dense_p50_ms"], "numpy float32 brute force",
                                                               s["dense_numpy_p50_ms"]),
         (f"  memory       peak RSS serving {s['rss_mb']:,.0f} MiB (loaded in {s['load_s']:.1f} s) · building "

@@ -86,8 +86,8 @@ def measure_ingest(config: Config, eval_dir: Path, embedder, n_articles: int, wo
     try:
         started = time.perf_counter()
         ingest_documents(store, docs, config.ingest)
-        IndexManager.for_store(store, embedder, bm25_params(config),
-                               vector_dtype=config.retrieval.vector_dtype).open()
+        IndexManager.for_store(store, embedder, bm25_params(config), vector_dtype=config.retrieval.vector_dtype,
+                               sign_codes_from=config.retrieval.sign_codes_from).open()
         pipeline_s = time.perf_counter() - started
         texts = {}
         for article in store.articles_after(0, limit=n_articles * 2):

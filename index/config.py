@@ -31,6 +31,10 @@ WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Telegram's rule 
 Bm25Variant = Literal["okapi", "bm25l", "bm25plus"]
 Fusion = Literal["rrf", "weighted"]
 VectorDtype = Literal["float32", "float16", "int8"]
+# "auto": float16 below `sign_codes_from` passages (its exact product is the fastest), int8 from
+# there (only the sign codes' few thousand candidates are rescored, which int8 does as fast and as
+# well, in half the memory)
+VectorChoice = Literal["auto", "float32", "float16", "int8"]
 TelegramMode = Literal["polling", "webhook"]
 FullText = Literal["auto", "always", "never"]
 Mode = Literal["hybrid", "bm25", "dense"]  # retrieval modes of a question (not a setting: `ask --mode`)
@@ -87,7 +91,7 @@ class RetrievalConfig:
     min_coverage: float = 0.3
     weak_coverage: float = 0.6
     duplicate_threshold: float = 0.6
-    vector_dtype: VectorDtype = "float16"  # how the index holds passage vectors
+    vector_dtype: VectorChoice = "auto"  # how the index holds passage vectors
     # from this many passages the dense stage ranks by sign bits first and rescores the
     # `dense_rescore` nearest exactly (README, Benchmarks: exact search is fast enough below)
     sign_codes_from: int = 250_000

@@ -40,7 +40,8 @@ class Engine:
         self.store = store or open_store(config.store.location)
         self.embedder = embedder or Embedder(config.model)
         self.index = IndexManager.for_store(self.store, self.embedder, bm25_params(config),
-                                            vector_dtype=config.retrieval.vector_dtype)
+                                            vector_dtype=config.retrieval.vector_dtype,
+                                            sign_codes_from=config.retrieval.sign_codes_from)
         self.retriever = Retriever(self.index, self.embedder, config.retrieval)
         self.answerer = Answerer(self.store, self.retriever, config.retrieval)
         self.alerts = Alerts(self.store, self.index, self.embedder, config)

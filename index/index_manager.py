@@ -19,6 +19,7 @@ from pathlib import Path
 from .bm25 import Bm25Params
 from .config import RetrievalConfig
 from .embedding import Embedder, ensure_vectors, text_hash
+from .passage_vectors import storage_dtype
 from .search_index import IndexShape, SearchIndex, _fsync_dir, _write, passage_text
 
 log = logging.getLogger(__name__)
@@ -47,11 +48,15 @@ class IndexManager:
     SAVE_AFTER = 2000  # passages added since the last saved generation
 
     def __init__(self, store, embedder: Embedder, bm25_params: Bm25Params, titles: bool = True,
-                 location: Path | None = None, vector_dtype: str = RetrievalConfig.vector_dtype):
+                 location: Path | None = None, vector_dtype: str = RetrievalConfig.vector_dtype,
+                 sign_codes_from: int = RetrievalConfig.sign_codes_from):
         self.store = store
         self.embedder = embedder
         self.bm25_params = bm25_params
-        self.shape = IndexShape(model=embedder.key, titles=titles, vector_dtype=vector_dtype)
+        self.vector_choice = vector_dtype  # a dtype, or "auto" (passage_vectors.storage_dtype)
+        self.sign_codes_from = sign_codes_from
+        self.shape = IndexShape(model=embedder.key, titles=titles,
+                                vector_dtype=storage_dtype(vector_dtype, 0, sign_codes_from))
         self.location = location
         self.current: SearchIndex | None = None
         self._saved_size = 0
@@ -61,16 +66,27 @@ class IndexManager:
 
     @classmethod
     def for_store(cls, store, embedder: Embedder, bm25_params: Bm25Params, titles: bool = True,
-                  vector_dtype: str = RetrievalConfig.vector_dtype):
+                  vector_dtype: str = RetrievalConfig.vector_dtype,
+                  sign_codes_from: int = RetrievalConfig.sign_codes_from):
         path = getattr(store, "path", None)  # a server store (PostgreSQL) has none: the index is rebuilt in memory
         location = Path(f"{path}.index") if path is not None and str(path) != ":memory:" else None
-        return cls(store, embedder, bm25_params, titles, location, vector_dtype)
+        return cls(store, embedder, bm25_params, titles, location, vector_dtype, sign_codes_from)
+
+    def _sized_shape(self) -> IndexShape:
+        """The shape of an index about to be built from the whole store: with "auto" its vector
+        dtype depends on how many passages the store holds. A generation keeps its dtype until the
+        next rebuild (`/reindex`): a store growing past `sign_codes_from` is not rebuilt for it."""
+        if self.vector_choice != "auto":
+            return self.shape
+        wanted = storage_dtype("auto", self.store.passages_after(0), self.sign_codes_from)
+        return dataclasses.replace(self.shape, vector_dtype=wanted)
 
     # -- opening and catching up ------------------------------------------------------------
     def load(self) -> SearchIndex:
         """The saved generation, or an empty index when there is none usable; no catching up."""
         index = self._load_current()
         if index is None:
+            self.shape = self._sized_shape()
             index = SearchIndex(self.shape, self.embedder.dimension, self.bm25_params)
             self._saved_size = -1  # nothing usable on disk: save after the first catch-up
         self.current = index
@@ -93,6 +109,11 @@ class IndexManager:
         except Exception as exc:  # noqa: BLE001 - any damage (bad zip, EOF, JSON): rebuild from the store
             log.warning("index %s unreadable (%s: %s); rebuilding from the store", folder, type(exc).__name__, exc)
             return None
+        if self.vector_choice == "auto" and index.shape.vector_dtype in ("float16", "int8"):
+            self.shape = dataclasses.replace(self.shape, vector_dtype=index.shape.vector_dtype)  # kept as saved
+        elif self.vector_choice == "auto":  # float32, saved before vector_dtype existed: converted below
+            self.shape = dataclasses.replace(
+                self.shape, vector_dtype=storage_dtype("auto", index.size, self.sign_codes_from))
         if index.shape != self.shape and (
             dataclasses.replace(index.shape, vector_dtype=self.shape.vector_dtype) != self.shape
             or index.shape.vector_dtype != "float32"  # only float32 holds the cached vectors exactly
@@ -159,12 +180,13 @@ class IndexManager:
         if not self._rebuild_lock.acquire(blocking=False):
             raise RuntimeError("a rebuild is already running")
         try:
-            fresh = SearchIndex(self.shape, self.embedder.dimension, self.bm25_params)
+            shape = self._sized_shape()
+            fresh = SearchIndex(shape, self.embedder.dimension, self.bm25_params)
             self._fill(fresh, progress, stop=stop)  # private to this thread: catch-ups of the live index go on
             with self._fill_lock:
                 self._fill(fresh, None)  # articles saved while the rebuild ran
                 self._save_generation(fresh)
-                self.current = fresh
+                self.current, self.shape = fresh, shape
             return fresh
         finally:
             self._rebuild_lock.release()

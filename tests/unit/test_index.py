@@ -430,3 +430,55 @@ def test_the_latest_day_follows_the_index_as_it_grows(engine):
     engine.refresh()
     index = engine.index.current
     assert index.latest_day == max(day_number(engine.store.get(i).date) for i in FIRST + LATER)
+
+
+def _engine_with(path: Path, embedder: Embedder, **retrieval) -> Engine:
+    from index.config import RetrievalConfig
+
+    return Engine(Config(store=StoreConfig(path=str(path)), retrieval=RetrievalConfig(**retrieval)), embedder=embedder)
+
+
+def test_auto_vectors_are_float16_below_sign_codes_from_and_int8_from_it(tmp_path, hashing, template):
+    """`vector_dtype = "auto"`: a store searched exactly keeps float16 (the fastest exact product);
+    one large enough for the sign codes keeps int8 (half the memory; only their candidates are
+    rescored)."""
+    for threshold, expected in ((10**6, "float16"), (1, "int8")):
+        folder = tmp_path / expected
+        folder.mkdir()
+        shutil.copy(template, folder / "store.db")
+        engine = _engine_with(folder / "store.db", hashing, sign_codes_from=threshold)
+        try:
+            engine.open_index()
+            assert engine.index.current.vectors.dtype == expected
+            assert engine.index.current.shape.vector_dtype == expected
+            assert engine.answer(QUESTIONS[0], now=NOW).quotes[0].article_id == "demo-005"
+        finally:
+            engine.close()
+
+
+def test_a_generation_keeps_its_dtype_until_a_rebuild(tmp_path, hashing, template):
+    """A float16 generation whose store has grown past `sign_codes_from` is loaded as saved (no
+    rebuild at start-up); `/reindex` builds the next one as int8, from cached vectors."""
+    shutil.copy(template, tmp_path / "store.db")
+    first = _engine_with(tmp_path / "store.db", hashing)
+    first.open_index()
+    saved = current_gen(first)
+    first.close()
+
+    grown = _engine_with(tmp_path / "store.db", CountingEmbedder(), sign_codes_from=1)
+    try:
+        grown.open_index()
+        assert current_gen(grown) == saved and grown.index.current.vectors.dtype == "float16"
+        grown.reindex()
+        assert current_gen(grown) != saved and grown.index.current.vectors.dtype == "int8"
+        assert grown.embedder.encoded == []  # every vector came from the store's cache
+        assert grown.answer(QUESTIONS[0], now=NOW).quotes[0].article_id == "demo-005"
+    finally:
+        grown.close()
+
+    reopened = _engine_with(tmp_path / "store.db", hashing, sign_codes_from=1)
+    try:
+        reopened.open_index()
+        assert reopened.index.current.vectors.dtype == "int8" and current_gen(reopened) != saved
+    finally:
+        reopened.close()
