@@ -141,6 +141,30 @@ def test_matches_mark_exactly_documents_holding_a_query_term(params):
         assert (matched == expected).all(), query
 
 
+def test_compacting_many_additions_gives_the_postings_scipy_gives():
+    """Each addition's postings are placed in their terms' next free slots (no sort of them all):
+    the segment is exactly the CSC matrix of the counts, each term's documents ascending."""
+    from collections import Counter
+
+    from scipy import sparse
+
+    index = Bm25Index(Bm25Params())
+    for start in range(0, len(CORPUS), 37):  # many uneven additions, new terms arriving late
+        index.add(CORPUS[start:start + 37])
+    index.compact()
+    rows, cols, vals = [], [], []
+    for doc, tokens in enumerate(CORPUS):
+        for term, count in Counter(tokens).items():
+            rows.append(doc)
+            cols.append(index.vocab[term])
+            vals.append(count)
+    expected = sparse.coo_matrix((vals, (rows, cols)), shape=index._base.shape).tocsc()
+    expected.sort_indices()
+    np.testing.assert_array_equal(index._base.indptr, expected.indptr)
+    np.testing.assert_array_equal(index._base.indices, expected.indices)
+    np.testing.assert_array_equal(index._base.data, expected.data)
+
+
 @pytest.mark.parametrize("params", PARAMS[::2], ids=_id)
 def test_arrays_round_trip(params, tmp_path):
     index = built(params, [CORPUS[:120], CORPUS[120:]])
