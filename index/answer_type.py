@@ -148,7 +148,7 @@ def new_numbers(text: str, question_tokens: frozenset[str]) -> list[str]:
 def holds_new(kind: str | None, text: str, question_tokens: frozenset[str]) -> bool:
     """Whether `text` holds new content of the asked kind."""
     if kind == NAME:
-        return any(True for _ in _name_spans(text, question_tokens))
+        return next(_name_spans(text, question_tokens), None) is not None
     if kind == NUMBER:
         return bool(new_numbers(text, question_tokens))
     if kind == WHEN:

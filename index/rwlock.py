@@ -1,8 +1,9 @@
 """A lock many readers share and one writer holds alone.
 
 Questions only read the index; adding articles changes it. Under one exclusive lock the bot's
-question workers answered one at a time however many cores there were (the load test saturated
-at ~1.35 cores of 2). Shared, they overlap wherever numpy and torch release the GIL.
+question workers searched one at a time however many cores there were; shared, they overlap
+wherever numpy and torch release the GIL. (On 2 cores the GIL limits the load test either way:
+README, Reliability: Load.)
 """
 
 from __future__ import annotations
