@@ -9,10 +9,10 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	scripts/retry.sh $(PY) -m pip install --quiet --upgrade pip
 	# the CPU build of torch that lies on this disk; an unpinned torch would pull a CUDA build of GBs
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test]"
+	scripts/retry.sh $(PY) -m pip install --quiet torch==2.13.0
+	scripts/retry.sh $(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
 install: $(STAMP)
