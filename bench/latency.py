@@ -33,6 +33,7 @@ from index.tokenize import tokenize
 from .data import PassageTable, ReplicaStore, build_search_index, load_queries
 from .measure import (
     current_rss_mb,
+    fits,
     folder_mb,
     peak_rss_mb,
     percentile_ms,
@@ -47,6 +48,11 @@ RANK_BM25_LIMIT_S = 2.0  # rank-bm25 is timed only where one query takes less th
 RANK_BM25_PROBE = 20_000  # its cost is linear in passages: probed on this many, then extrapolated
 RANK_BM25_QUERIES = 20  # queries timed on rank-bm25 (near a second each at 100k passages)
 STAGES = ("bm25", "dense", "fusion", "sentences", "articles")
+# bm25s over the bench's 1M passages (68M postings), bm25s 0.3.16: 1,229 MiB kept, 3,159 MiB at the
+# peak of indexing, ~19 and ~49 bytes a posting; the peer is skipped where the peak would not fit
+BM25S_BYTES_PER_POSTING = 19
+BM25S_BUILD_FACTOR = 2.6
+MIB, GIB = 2**20, 2**30
 REPO = Path(__file__).resolve().parents[1]  # the checkout: `python -m bench` runs from there
 
 
@@ -162,6 +168,11 @@ def time_bm25_vs_bm25s(index: SearchIndex, corpus: list[list[str]], params: Bm25
         seconds = time_calls(ours, query_tokens)
         return {"bm25_p50_ms": percentile_ms(seconds, 50), "bm25s_p50_ms": None,
                 "bm25s_note": "skipped: bm25s not installed"}
+    needed = index.bm25.postings * BM25S_BYTES_PER_POSTING * BM25S_BUILD_FACTOR
+    if not fits(needed / MIB):
+        seconds = time_calls(ours, query_tokens)
+        return {"bm25_p50_ms": percentile_ms(seconds, 50), "bm25s_p50_ms": None,
+                "bm25s_note": f"skipped: its index (~{needed / GIB:.1f} GiB while built) does not fit"}
     method = {"bm25plus": "bm25+", "bm25l": "bm25l", "okapi": "robertson"}[params.variant]
     model = bm25s.BM25(method=method, k1=params.k1, b=params.b, delta=params.delta)
     before = current_rss_mb()
@@ -222,23 +233,36 @@ def time_dense(index: SearchIndex, query_vectors: list[np.ndarray], retrieval: R
     its top-k) beside exact float16 search (the brute force the sign codes replace: a float16 copy
     where ours are int8) and plain numpy brute force over float32 vectors with argpartition (a
     float32 copy where ours are smaller), taking turns by blocks of queries (torch's and
-    OpenBLAS's thread pools slow each other down when they alternate call by call)."""
-    vectors = index.vectors.view if index.vectors.dtype == "float32" else index.vectors.take(slice(None))
-    exact = index.vectors if index.vectors.dtype == "float16" else index.vectors.astype("float16")
-    k = min(TOP_K, len(vectors))
+    OpenBLAS's thread pools slow each other down when they alternate call by call). A peer whose
+    copy would not fit in memory beside the index is skipped and says so (10M passages: a float32
+    copy alone is 15 GB)."""
+    n, dimension = len(index.vectors), index.vectors.dimension  # the rows a peer copies
+    k = min(TOP_K, n)
     rescore = retrieval.dense_rescore if index.size >= retrieval.sign_codes_from else 0
     if rescore:
         index.vectors.top(query_vectors[0], TOP_K, rescore=rescore)  # the codes are built on first use
-    seconds = time_blocks({
-        "ours": lambda q: index.vectors.top(q, TOP_K, rescore=rescore),
-        "exact": lambda q: exact.top(q, TOP_K),
-        "numpy": lambda q: np.argpartition(-(vectors @ q), k - 1)[:k],
-    }, query_vectors)
+    calls = {"ours": lambda q: index.vectors.top(q, TOP_K, rescore=rescore)}
+    notes = {}
+    exact = index.vectors if index.vectors.dtype == "float16" else None
+    if exact is None and fits(n * dimension * 2 / MIB):
+        exact = index.vectors.astype("float16")
+    if exact is not None:
+        calls["exact"] = lambda q: exact.top(q, TOP_K)
+    else:
+        notes["dense_exact_note"] = f"skipped: its float16 copy ({n * dimension * 2 / GIB:.1f} GiB) does not fit"
+    vectors = index.vectors.view if index.vectors.dtype == "float32" else None
+    if vectors is None and fits(n * dimension * 4 / MIB):
+        vectors = index.vectors.take(slice(None))
+    if vectors is not None:
+        calls["numpy"] = lambda q: np.argpartition(-(vectors @ q), k - 1)[:k]
+    else:
+        notes["dense_numpy_note"] = f"skipped: its float32 copy ({n * dimension * 4 / GIB:.1f} GiB) does not fit"
+    seconds = time_blocks(calls, query_vectors)
     return {"dense_p50_ms": percentile_ms(seconds["ours"], 50),
-            "dense_exact_p50_ms": percentile_ms(seconds["exact"], 50),
+            "dense_exact_p50_ms": percentile_ms(seconds.get("exact", []), 50),
             "dense_search": (f"sign codes + exact rescoring, {index.vectors.dtype}" if rescore
                              else f"exact, {index.vectors.dtype}"),
-            "dense_numpy_p50_ms": percentile_ms(seconds["numpy"], 50)}
+            "dense_numpy_p50_ms": percentile_ms(seconds.get("numpy", []), 50), **notes}
 
 
 def _meta(workdir: Path, passages: int = 0) -> tuple[dict, RetrievalConfig, Bm25Params, IndexShape]:

@@ -92,7 +92,7 @@ def machine_info(threads: int) -> dict:
             return None
 
     return {
-        "cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+        "cpu": cpu_model(), "cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
         "numpy": np.__version__, "torch": version("torch"), "torch_threads": threads,
         "bm25s": version("bm25s"), "rank_bm25": version("rank-bm25"),
     }
@@ -109,3 +109,33 @@ def current_rss_mb() -> float:
     except OSError:
         pass
     return peak_rss_mb()
+
+
+def cpu_model() -> str:
+    """The CPU's name: speed figures hold for one CPU (an AMD EPYC and an Intel Xeon disagree)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def available_mb() -> float | None:
+    """Memory the system can still give (MemAvailable) in MiB; None where /proc/meminfo is absent."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def fits(needed_mb: float, reserve_mb: float = 1024.0) -> bool:
+    """Whether `needed_mb` more can be held now with `reserve_mb` to spare (unknown: assume so). A
+    peer that would not fit is skipped and says why, instead of the bench being killed for memory."""
+    free = available_mb()
+    return free is None or needed_mb + reserve_mb <= free

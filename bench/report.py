@@ -84,8 +84,9 @@ def _size_lines(n: str, s: dict) -> list[str]:
         "  " + _versus("bm25", s["bm25_p50_ms"], "rank-bm25", s.get("rank_bm25_p50_ms"), s.get("rank_bm25_note", ""))
         + (f"; same top 10 on {agree:.0%} of queries" if agree is not None else ""),
         "  " + _versus(f"dense ({s.get('dense_search', 'exact')})", s["dense_p50_ms"], "float16 exact search",
-                       s.get("dense_exact_p50_ms")) + _versus(" ·", s["dense_p50_ms"], "numpy float32 brute force",
-                                                              s["dense_numpy_p50_ms"]),
+                       s.get("dense_exact_p50_ms"), s.get("dense_exact_note", ""))
+        + _versus(" ·", s["dense_p50_ms"], "numpy float32 brute force", s["dense_numpy_p50_ms"],
+                  s.get("dense_numpy_note", "")),
         (f"  memory       peak RSS serving {s['rss_mb']:,.0f} MiB (loaded in {s['load_s']:.1f} s) · building "
          f"{s['build_rss_mb']:,.0f} MiB (in {s['build_s']:.1f} s) · on disk {s['disk_mb']:,.1f} MiB "
          f"· vectors {s['vector_dtype']}"),
@@ -114,7 +115,7 @@ def _alert_lines(report: dict) -> list[str]:
 def format_report(report: dict) -> str:
     m, data = report["machine"], report["data"]
     lines = [
-        (f"newsbot bench: {m['cpus']} CPUs, Python {m['python']}, numpy {m['numpy']}, torch {m['torch']} "
+        (f"newsbot bench: {m.get('cpu', 'unknown CPU')}, {m['cpus']} CPUs, Python {m['python']}, numpy {m['numpy']}, torch {m['torch']} "
          f"({m['torch_threads'] or 'default'} threads)"),
         (f"data: {data['articles']:,} real articles, {data['real_passages']:,} passages; "
          f"{data['questions']} timed questions ({data['distinct_questions']} distinct)"),

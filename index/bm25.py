@@ -154,6 +154,11 @@ class Bm25Index:
         return self._base.shape[0] + self._pending_docs
 
     @property
+    def postings(self) -> int:
+        """(document, term) pairs held, compacted or pending: what an index's size scales with."""
+        return int(self._base.nnz) + sum(len(rows) for rows, _, _ in self._pending)
+
+    @property
     def pending(self) -> bool:
         """Additions not yet folded into the CSC segment (`compact` changes the postings)."""
         return bool(self._pending)
