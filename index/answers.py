@@ -34,6 +34,11 @@ QUOTED_ARTICLES = 3  # quotes are chosen among the sentences of this many top ar
 LOAD_BATCH = 12  # articles loaded at a time while looking for MIN_ARTICLES distinct stories
 SHINGLE_CACHE = 20_000  # articles whose shingles are kept between questions
 RELEVANT_SHARE = 0.5  # "the latest on a topic": the newest article scoring at least this share of the best
+# "The latest I have" needs the best story and the newest close to it, not a ranking: each method's
+# best LATEST_DEPTH passages instead of retrieval.candidates let BM25 prune more (its dense pass
+# reuses the first search's sign-code distances). At 1M passages, newsbot bench's questions,
+# every answer the same as at full depth (README, Benchmarks).
+LATEST_DEPTH = 100
 
 
 def _window_words(scope: TimeScope) -> str:
@@ -179,7 +184,7 @@ class Answerer:
         about the window (a 2022 question of a 1987 wire gets no 1987 story as its answer)."""
         if found is None:
             result = self.retriever.search(scope.text, now=now, mode=mode, k=max(MIN_ARTICLES * 3, 30),
-                                           encoded=encoded)
+                                           encoded=encoded, depth=min(LATEST_DEPTH, self.config.candidates))
             hits, stories = self._distinct_stories(result.hits)
             articles: dict[int, Article] = {}
         else:

@@ -4,7 +4,9 @@ vector (a quarter), grown in place as passages are added, checked when loaded.""
 
 from __future__ import annotations
 
+import threading
 import typing
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -221,10 +223,15 @@ class SignCodes:
     a word column is contiguous, so the Hamming distance of every passage to a query is a few
     XOR and popcount passes over memory 16x smaller than float32 vectors."""
 
+    RECENT = 2  # queries whose distances are kept: an answer's second search reuses its first's
+
     def __init__(self, dimension: int):
         self.bits = dimension
         self.words = -(-dimension // 64)
         self._columns = [_Growable(np.uint64) for _ in range(self.words)]
+        # query bits → every passage's distance (2 bytes a passage); answers run in threads
+        self._recent: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._columns[0].view)
@@ -243,15 +250,33 @@ class SignCodes:
     def nearest(self, query: np.ndarray, count: int, allowed: np.ndarray | None = None) -> np.ndarray:
         """At least `count` allowed passages nearest the query in Hamming distance (all of those
         as near as the count-th, so ties are not cut arbitrarily), in passage order."""
-        q = self._pack(query[None, :])[0]
-        distance = np.bitwise_count(self._columns[0].view ^ q[0]).astype(np.uint16)
-        for column, word in zip(self._columns[1:], q[1:]):
-            distance += np.bitwise_count(column.view ^ word)
+        distance = self._distances(self._pack(query[None, :])[0])
         if allowed is not None:
-            np.putmask(distance, ~allowed, self.bits + 1)
+            distance = np.where(allowed, distance, np.uint16(self.bits + 1))
         cumulative = np.cumsum(np.bincount(distance, minlength=self.bits + 2)[: self.bits + 1])
         cutoff = int(np.searchsorted(cumulative, min(count, int(cumulative[-1]))))
         return np.flatnonzero(distance <= cutoff)
+
+
+    def _distances(self, q: np.ndarray) -> np.ndarray:
+        """Every passage's Hamming distance to the query bits `q` (read-only: shared). A question
+        whose window holds nothing on its topic searches again for "the latest I have", with the
+        same vector: that search reuses these instead of another pass over every code."""
+        key = q.tobytes()
+        with self._recent_lock:
+            distance = self._recent.get(key)
+        if distance is not None and len(distance) == len(self):
+            return distance
+        distance = np.bitwise_count(self._columns[0].view ^ q[0]).astype(np.uint16)
+        for column, word in zip(self._columns[1:], q[1:]):
+            distance += np.bitwise_count(column.view ^ word)
+        distance.flags.writeable = False
+        with self._recent_lock:
+            self._recent[key] = distance
+            self._recent.move_to_end(key)
+            while len(self._recent) > self.RECENT:
+                self._recent.popitem(last=False)
+        return distance
 
 
 TORCH_TOPK_FROM = 50_000  # scores from which torch's top-k is used: ~4x numpy's argpartition at 1M

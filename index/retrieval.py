@@ -94,10 +94,11 @@ class Retriever:
                 index.vectors.codes()
 
     def search(self, question: str, now: date | None = None, mode: str = "hybrid", k: int = 30,
-               encoded: tuple[str, np.ndarray] | None = None) -> SearchResult:
+               encoded: tuple[str, np.ndarray] | None = None, depth: int | None = None) -> SearchResult:
         """Each method's best `candidates` passages (BM25's among those holding a query term), fused;
         everything after the two scoring stages works on those few hundred passages, not on an
-        array of every passage."""
+        array of every passage. `depth` (candidates per method in hybrid mode) overrides
+        retrieval.candidates for a search that needs only its first few stories."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         cfg = self.config
@@ -115,7 +116,8 @@ class Retriever:
             days = index.day.view
             allowed, window_empty = self._allowed(days, index.latest_day, scope, now)
             ranked: list[Ranked] = []
-            depth = cfg.candidates if mode == "hybrid" else 2 * cfg.candidates  # as many as fusion yields at most
+            depth = depth or cfg.candidates
+            depth = depth if mode == "hybrid" else 2 * depth  # as many as fusion yields at most
             if mode != "dense":
                 ids, scores = index.bm25.top(tokens, depth, allowed)
                 ranked.append((ids, scores, cfg.bm25_weight))

@@ -32,3 +32,27 @@ def test_a_week_with_nothing_on_the_topic_is_searched_again_with_the_vector_it_h
         assert embedder.queries == ["What happened with the rail strike ?"]  # one forward pass for both searches
     finally:
         engine.close()
+
+
+def test_the_latest_i_have_is_searched_only_as_deep_as_its_first_stories_need(tmp_path, monkeypatch):
+    """The second search points at the best story and the newest close to it: it takes each
+    method's best LATEST_DEPTH passages, not retrieval.candidates (BM25 prunes more)."""
+    from index.answers import LATEST_DEPTH
+
+    engine = engine_at(tmp_path / "store.db", HashingEmbedder())
+    try:
+        engine.save_documents(demo_documents())
+        engine.open_index()
+        depths = []
+        search = engine.answerer.retriever.search
+
+        def spy(*args, **kwargs):
+            depths.append(kwargs.get("depth"))
+            return search(*args, **kwargs)
+
+        monkeypatch.setattr(engine.answerer.retriever, "search", spy)
+        answer = engine.answer("What happened with the rail strike this week?", now=date(2026, 11, 24))
+        assert answer.note.endswith("The latest I have:")
+        assert depths == [None, LATEST_DEPTH] and LATEST_DEPTH < engine.config.retrieval.candidates
+    finally:
+        engine.close()

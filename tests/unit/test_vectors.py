@@ -195,6 +195,26 @@ def test_sign_codes_grown_with_the_vectors_equal_codes_built_at_once():
     np.testing.assert_array_equal(grown.codes().nearest(query, 50), whole.codes().nearest(query, 50))
 
 
+def test_a_query_searched_again_gets_the_same_passages_in_or_out_of_a_window():
+    """The answer's second search ("the latest I have") reuses the first's distances: with
+    another window, or none, it finds what a fresh search finds, and never a stale distance
+    after the codes grew."""
+    rng = np.random.default_rng(5)
+    rows = unit(rng, 2000, 96)
+    vectors = PassageVectors(96, "float32")
+    vectors.extend(rows)
+    query = unit(rng, 1, 96)[0]
+    window = rng.random(2000) < 0.1
+    in_window = vectors.codes().nearest(query, 40, window)
+    everywhere = vectors.codes().nearest(query, 40)
+    distance = hamming(rows, query[None, :])
+    assert window[in_window].all()
+    assert set(in_window) == set(np.flatnonzero(window & (distance <= np.sort(distance[window])[39])))
+    assert set(everywhere) == set(np.flatnonzero(distance <= np.sort(distance)[39]))
+    vectors.extend(query[None, :])  # a passage at distance 0 arrives after both searches
+    assert 2000 in vectors.codes().nearest(query, 1)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float16", "int8"])
 def test_rescored_top_holds_exact_cosines_and_nearly_all_the_exact_best(dtype):
     """Approximate by design: the sign bits may miss a passage exact search ranks in the top 10
