@@ -251,11 +251,14 @@ class SignCodes:
         """At least `count` allowed passages nearest the query in Hamming distance (all of those
         as near as the count-th, so ties are not cut arbitrarily), in passage order."""
         distance = self._distances(self._pack(query[None, :])[0])
-        if allowed is not None:
-            distance = np.where(allowed, distance, np.uint16(self.bits + 1))
-        cumulative = np.cumsum(np.bincount(distance, minlength=self.bits + 2)[: self.bits + 1])
+        # the histogram counts only allowed passages: a week of a large store is a small copy
+        counted = distance if allowed is None else distance[allowed]
+        cumulative = np.cumsum(np.bincount(counted, minlength=self.bits + 1)[: self.bits + 1])
         cutoff = int(np.searchsorted(cumulative, min(count, int(cumulative[-1]))))
-        return np.flatnonzero(distance <= cutoff)
+        near = distance <= cutoff
+        if allowed is not None:
+            near &= allowed
+        return np.flatnonzero(near)
 
 
     def _distances(self, q: np.ndarray) -> np.ndarray:
