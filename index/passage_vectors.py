@@ -260,7 +260,6 @@ class SignCodes:
             near &= allowed
         return np.flatnonzero(near)
 
-
     def _distances(self, q: np.ndarray) -> np.ndarray:
         """Every passage's Hamming distance to the query bits `q` (read-only: shared). A question
         whose window holds nothing on its topic searches again for "the latest I have", with the
