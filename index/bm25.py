@@ -234,7 +234,10 @@ class Bm25Index:
         idf at their highest count in their shortest document). Once the k-th best score found so
         far beats all that the terms left could add together, no document outside those found can
         reach the top k, so the terms left (the common ones, with the longest postings) are only
-        looked up for the documents found, by binary search in their sorted postings. Scores
+        looked up for the found documents that can still reach it: by binary search in their
+        sorted postings when few are left, by one pass over the postings when many are (a long
+        question of common words found most of the store: at 1M passages its binary searches
+        cost more than reading the postings). Scores
         only grow as terms are added, which needs idf >= 0: an Okapi corpus whose mean idf is
         negative (a handful of documents) is scored in full."""
         self.compact()
@@ -284,13 +287,21 @@ class Bm25Index:
                             break
                 found = np.concatenate(found_parts)
                 for q, j in enumerate(order[position + 1:], start=position + 1):
-                    found = found[acc[found] + left[q - 1] >= kth * (1 - 1e-9) - 1e-12]  # cannot reach the top k
-                    rows, tf = self._postings(ids[j])
-                    at = np.searchsorted(rows, found)
-                    hit = at < len(rows)
-                    hit[hit] = rows[at[hit]] == found[hit]
-                    docs = found[hit]
-                    acc[docs] += weights[j] * self._term_score(tf[at[hit]], norm[docs])
+                    alive = acc[found] + left[q - 1] >= kth * (1 - 1e-9) - 1e-12
+                    if not alive.all():  # these cannot reach the top k: later terms skip them
+                        seen[found[~alive]] = False
+                        found = found[alive]
+                    lo, hi = self._base.indptr[ids[j]], self._base.indptr[ids[j] + 1]
+                    rows, counts = self._base.indices[lo:hi], self._base.data[lo:hi]
+                    if len(found) * LOOKUP_COST < len(rows):  # few left: binary search for them
+                        at = np.searchsorted(rows, found)
+                        hit = at < len(rows)
+                        hit[hit] = rows[at[hit]] == found[hit]
+                        docs, tf = found[hit], counts[at[hit]]
+                    else:  # many left: one pass over the term's postings, keeping those still in
+                        hit = seen[rows]
+                        docs, tf = rows[hit], counts[hit]
+                    acc[docs] += weights[j] * self._term_score(tf.astype(np.float64), norm[docs])
                 scores = acc[found]
             finally:
                 for part in found_parts:

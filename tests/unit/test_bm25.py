@@ -277,6 +277,26 @@ def test_top_k_of_long_questions_of_common_words_equals_full_scoring(params, k):
 
 
 @pytest.mark.parametrize("params", PARAMS, ids=_id)
+@pytest.mark.parametrize("lookup_cost", [0, 10**9])  # 0: every term left searched; 10**9: read in one pass
+def test_the_terms_left_are_read_either_way_to_the_same_top_k(params, lookup_cost, monkeypatch):
+    """Once MaxScore stops adding documents, each term left is looked up for the documents that
+    can still reach the top k: by binary search when few are left, by a pass over its postings
+    when many are. Both give full scoring's top k."""
+    import index.bm25 as bm25_module
+
+    monkeypatch.setattr(bm25_module, "LOOKUP_COST", lookup_cost)
+    index = Bm25Index(params)
+    index.add(CORPUS)
+    rng = np.random.default_rng(8)
+    frequent = VOCAB[:30] + [COMMON, HALF]
+    for _ in range(15):
+        query = list(rng.choice(frequent, size=int(rng.integers(6, 16)))) + list(rng.choice(VOCAB[30:], size=2))
+        _same_top(index.top(query, 5), _full_top(index, query, 5))
+        allowed = rng.random(len(CORPUS)) < 0.5
+        _same_top(index.top(query, 5, allowed), _full_top(index, query, 5, allowed))
+
+
+@pytest.mark.parametrize("params", PARAMS, ids=_id)
 @pytest.mark.parametrize("share", [0.3, 0.02])  # 0.02: few enough documents to look up, not scan
 def test_top_k_within_allowed_documents(params, share):
     index = Bm25Index(params)
