@@ -13,15 +13,23 @@ from pathlib import Path
 import numpy as np
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident set (VmHWM) in MiB; getrusage where /proc is absent."""
+def _proc_mb(path: str, key: str) -> float | None:
+    """A "Key:  N kB" line of a /proc file, in MiB; None where the file or the line is absent."""
     try:
-        with open("/proc/self/status", encoding="ascii") as handle:
+        with open(path, encoding="ascii") as handle:
             for line in handle:
-                if line.startswith("VmHWM:"):
+                if line.startswith(key):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return None
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM) in MiB; getrusage where /proc is absent."""
+    found = _proc_mb("/proc/self/status", "VmHWM:")
+    if found is not None:
+        return found
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
@@ -101,14 +109,8 @@ def machine_info(threads: int) -> dict:
 def current_rss_mb() -> float:
     """This process's resident set now (VmRSS) in MiB: what a peer's index adds is measured as the
     growth of this figure while it is built and held."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return peak_rss_mb()
+    found = _proc_mb("/proc/self/status", "VmRSS:")
+    return peak_rss_mb() if found is None else found
 
 
 def cpu_model() -> str:
@@ -124,14 +126,7 @@ def cpu_model() -> str:
 
 def available_mb() -> float | None:
     """Memory the system can still give (MemAvailable) in MiB; None where /proc/meminfo is absent."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
+    return _proc_mb("/proc/meminfo", "MemAvailable:")
 
 
 def fits(needed_mb: float, reserve_mb: float = 1024.0) -> bool:
