@@ -112,6 +112,11 @@ async def _run_reindex(s: Services, request: Message) -> None:
         await _edit(status, f"Reindex failed: {type(exc).__name__}: {exc}. The previous index is still in use.")
         return
     size = s.engine.index.current.size
+    if s.answers is not None and s.answers.running:  # the workers still hold the old generation
+        try:
+            await s.run(s.answers.restart, s.engine.index.current.watermark)
+        except Exception:  # noqa: BLE001 - the old workers go on answering from their index
+            log.exception("answer workers not restarted on the new index")
     await _edit(status, f"Reindex done: {size:,} passages in {time.monotonic() - started:.1f} s.")
     await s.run(s.engine.alerts.match_new)
     s.wake_sender()

@@ -96,7 +96,7 @@ async def question(update: Update, context: NewsbotContext) -> None:
         return
     try:
         async with typing(update, context):
-            answer = await s.run(s.engine.answer, text, now=s.now(), more=MORE_QUOTES)
+            answer = await s.answer(text, more=MORE_QUOTES)
     except Exception:  # noqa: BLE001 - the user gets a reply, the log gets the trace
         log.exception("answering failed")
         await message.reply_text("Sorry, something went wrong while answering that. Please try again.")
@@ -137,7 +137,7 @@ async def latest(update: Update, context: NewsbotContext) -> None:
     topic = " ".join(context.args or [])
     if topic:
         async with typing(update, context):
-            answer = await s.run(s.engine.answer, f"latest {topic}", now=s.now())
+            answer = await s.answer(f"latest {topic}")
         await send_html(update.effective_message, render_html(answer))
         return
     headers = await s.run(s.engine.store.latest, LATEST_STORIES)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, TypeVar
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, TypeVar
 from telegram import Update
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
+from index.answer_pool import AnswerPool
 from index.answers import Answer
 from index.config import Config
 from index.engine import Engine
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
     from .feed_poller import FeedPoller
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 STATS_TTL_S = 30.0  # /help's article count and sources may lag the store by this much
 
 
@@ -47,6 +51,7 @@ class Services:
     feed_poller: FeedPoller | None = None
     stopping: threading.Event = field(default_factory=threading.Event)  # shutdown: long work stops early
     limiter: QuestionLimiter | None = None
+    answers: AnswerPool | None = None  # worker processes for questions (telegram.answer_processes)
     now: Callable[[], date] = date.today  # the day questions are asked (`newsbot run --now`)
     refreshes: int = 0  # catch-ups with the store finished (matching included)
     refused: int = 0  # updates refused by the per-user limit
@@ -76,6 +81,18 @@ class Services:
     async def store_stats(self) -> dict:
         """The store's stats for /help, computed at most once per STATS_TTL_S however many ask."""
         return await self.stats_cache.get(lambda: self.run(self.engine.store.stats))
+
+    async def answer(self, question: str, more: int = 0) -> Answer:
+        """The answer as of today, from a worker process when there are any. A question whose
+        worker died is answered here instead (the pool starts new workers for the next one)."""
+        now = self.now()
+        if self.answers is not None and self.answers.running:
+            watermark = self.engine.index.current.watermark  # what the workers index first
+            try:
+                return await asyncio.wrap_future(self.answers.submit(question, watermark, now, more=more))
+            except BrokenProcessPool:
+                log.warning("an answer worker died with a question; answering it in the bot's process")
+        return await self.run(self.engine.answer, question, now=now, more=more)
 
     async def run(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """Run blocking work in the pool and await its result."""

@@ -29,8 +29,10 @@ from telegram.ext import (
     filters,
 )
 
+from index.answer_pool import AnswerPool
 from index.config import Config
 from index.engine import Engine
+from index.store import location_of
 
 from . import admin, conversation, feed_admin, feedback, subscriptions
 from .delivery import AlertSender
@@ -152,6 +154,7 @@ async def start_services(app: Application) -> None:
         except TelegramError as exc:  # the menu is a convenience: never a reason not to start
             log.warning("command menu not set (%s): %s", scope.type, exc)
     await s.run(s.engine.refresh)
+    await _start_answer_workers(s)
     s.sender = AlertSender(app.bot, s.engine.store, s.config.alerts)
     s.sender_task = s.spawn(s.sender.run())
     if app.job_queue is not None:
@@ -163,6 +166,27 @@ async def start_services(app: Application) -> None:
         if s.config.telegram.watch_folder and s.config.telegram.watch_seconds > 0:
             app.job_queue.run_repeating(_watch_folder, interval=s.config.telegram.watch_seconds, first=2.0,
                                         name="watch-folder")
+
+
+async def _start_answer_workers(s: Services) -> None:
+    """Workers that cannot start (no memory, a broken install) leave the bot answering in its
+    own threads: a slower bot, never a bot that does not start."""
+    processes = s.config.telegram.answer_processes
+    if not processes:
+        return
+    location = location_of(s.engine.store)
+    if location is None:
+        log.warning("telegram.answer_processes ignored: a store in memory cannot be shared with workers")
+        return
+    pool = AnswerPool(s.config, location, processes, make_embedder=type(s.engine.embedder))
+    log.info("starting %d answer worker(s)…", processes)
+    try:
+        await s.run(pool.start, s.engine.index.current.watermark)
+    except Exception:  # noqa: BLE001 - logged with its trace
+        log.exception("answer workers did not start; answering in the bot's process")
+        await asyncio.to_thread(pool.close)
+        return
+    s.answers = pool
 
 
 async def _check_new_articles(context: NewsbotContext) -> None:
@@ -213,3 +237,5 @@ async def stop_services(app: Application) -> None:
         if not task.done():
             task.cancel()
     await asyncio.to_thread(s.executor.shutdown, True, cancel_futures=True)
+    if s.answers is not None:
+        await asyncio.to_thread(s.answers.close)

@@ -24,6 +24,7 @@ TOKEN_ENV = "NEWSBOT_TOKEN"
 WEBHOOK_SECRET_ENV = "NEWSBOT_WEBHOOK_SECRET"
 CONFIG_ENV = "NEWSBOT_CONFIG"
 WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Telegram's rule for secret_token
+MAX_ANSWER_PROCESSES = 32  # each holds the model and a copy of the index
 
 
 # Every choice a setting offers, once: the loader checks them, and the code that needs the list
@@ -128,6 +129,7 @@ class TelegramConfig:
     allow_private_urls: bool = False  # /save may fetch from loopback/private networks
     article_page_chars: int = 3500  # /article pages
     questions_per_minute: int = 20  # per user (admins exempt); 0: no limit
+    answer_processes: int = 0  # questions answered in this many worker processes; 0: in the bot's threads
 
 
 @dataclass(frozen=True)
@@ -322,6 +324,9 @@ def _validate_telegram(t: TelegramConfig) -> None:
         raise ConfigError("telegram.article_page_chars must be between 500 and 4000")
     if t.questions_per_minute < 0:
         raise ConfigError("telegram.questions_per_minute must be 0 (no limit) or more")
+    if not 0 <= t.answer_processes <= MAX_ANSWER_PROCESSES:
+        raise ConfigError(f"telegram.answer_processes must be between 0 (answer in the bot's threads) "
+                          f"and {MAX_ANSWER_PROCESSES}")
     if t.watch_seconds < 0:
         raise ConfigError("telegram.watch_seconds must be 0 (off) or more")
 

@@ -98,6 +98,14 @@ class Engine:
             self.open_index()
         return self.answerer.answer(question, now=now, mode=mode, more=more)
 
+    def follow(self, watermark: int) -> int:
+        """Index what another process of this store had indexed at `watermark`, from the vectors
+        it stored, without saving a generation (an answer worker: index.answer_pool)."""
+        self.load_index()
+        if self.index.current.watermark >= watermark:
+            return 0
+        return self.index.catch_up(upto=watermark, save=False)
+
     def refresh(self) -> tuple[int, int]:
         """Index what other processes saved, then match it against topics: (indexed, alerts)."""
         if self.index.current is None:

@@ -136,12 +136,18 @@ class IndexManager:
         index = self.current
         return 0 if index is None else self.store.max_seq() - index.watermark
 
-    def catch_up(self, progress: Progress | None = None) -> int:
-        """Index articles the store has and the index lacks; returns how many were added."""
+    def catch_up(self, progress: Progress | None = None, upto: int | None = None, save: bool = True) -> int:
+        """Index articles the store has and the index lacks; returns how many were added.
+
+        `upto` stops at that article seq and `save=False` never writes a generation: an answer
+        worker follows the bot's own index that way (index.answer_pool), reading the vectors the
+        bot stored and leaving the generations on disk to the bot."""
         with self._fill_lock:
             index = self.current
             assert index is not None, "load() or open() first"
-            added = self._fill(index, progress)
+            added = self._fill(index, progress, upto=upto)
+            if not save:
+                return added
             if (added and (self._saved_size < 0 or index.size - self._saved_size >= self.SAVE_AFTER)) or self._resave:
                 try:
                     self._save_generation(index)
@@ -151,13 +157,16 @@ class IndexManager:
             return added
 
     def _fill(self, index: SearchIndex, progress: Progress | None, batch: int = 500,
-              stop: threading.Event | None = None) -> int:
+              stop: threading.Event | None = None, upto: int | None = None) -> int:
         added = 0
-        index.vectors.reserve(len(index.vectors) + self.store.passages_after(index.watermark))
+        if upto is None:
+            index.vectors.reserve(len(index.vectors) + self.store.passages_after(index.watermark))
         while True:
             if stop is not None and stop.is_set():
                 raise RebuildStopped("the rebuild was stopped; the previous index stays in use")
             articles = self.store.articles_after(index.watermark, limit=batch)
+            if upto is not None:
+                articles = [a for a in articles if a.seq <= upto]
             if not articles:
                 return added
             texts = {}

@@ -24,6 +24,7 @@ import os
 import random
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,7 +97,10 @@ class Chats:
         loop = asyncio.get_running_loop()
         waiting: dict[int, asyncio.Future] = {}
 
+        calls: Counter[str] = Counter()  # the bot's requests by method: all count against its flood limit
+
         def replied(call) -> None:  # a server thread: hand the reply to the chat's coroutine
+            calls[call.method] += 1
             if call.method == "sendMessage":
                 loop.call_soon_threadsafe(deliver, call)
 
@@ -139,6 +143,7 @@ class Chats:
                     await asyncio.sleep(min(rng.expovariate(1 / think_s), max(stop_at - time.monotonic(), 0)))
 
         started = time.monotonic()
+        calls.clear()  # the baseline's are not the window's
         await asyncio.gather(*(chat_loop(1000 + c) for c in range(self.chats)))
         elapsed = time.monotonic() - started  # the window, plus the last answers it was waiting for
         single = [b for b in baseline if b is not None]
@@ -151,10 +156,11 @@ class Chats:
             "single_user_ms": {"p50": percentile(single, 50), "p95": p95_single},
             "load_ms": {"p50": percentile(latencies, 50), "p95": p95_load, "p99": percentile(latencies, 99)},
             "p95_ratio": round(p95_load / p95_single, 2) if p95_single and p95_load else None,
+            "requests_per_s": {method: round(n / elapsed, 2) for method, n in sorted(calls.items())},
         }
 
 
-async def measure(engine, chats: Chats) -> dict:
+async def measure(engine, chats: Chats, processes: int) -> dict:
     """The bot in this process, the chats in a spawned one (a fork would copy torch's threads)."""
     import multiprocessing
 
@@ -167,7 +173,8 @@ async def measure(engine, chats: Chats) -> dict:
     try:
         token, base_url = here.recv()
         engine.config = Config(store=engine.config.store, model=engine.config.model,
-                               telegram=TelegramConfig(token=token, base_url=base_url, questions_per_minute=0))
+                               telegram=TelegramConfig(token=token, base_url=base_url, questions_per_minute=0,
+                                                       answer_processes=processes))
         async with running(engine, timeout_s=30.0):
             here.send("go")
             report = await asyncio.to_thread(here.recv)
@@ -186,6 +193,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=90.0)
     parser.add_argument("--baseline", type=int, default=40)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (questions run 4 at a time)")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="answer worker processes (telegram.answer_processes; 0: the bot's own threads)")
     args = parser.parse_args()
     if not (EVAL / "articles.jsonl.gz").exists():
         print(f"no eval data in {EVAL}", file=sys.stderr)
@@ -201,10 +210,12 @@ def main() -> int:
     try:
         engine.open_index()
         stats = engine.store.stats()
-        report = asyncio.run(measure(engine, Chats(questions, args.chats, args.think, args.seconds, args.baseline)))
+        report = asyncio.run(measure(engine, Chats(questions, args.chats, args.think, args.seconds, args.baseline),
+                                     args.processes))
     finally:
         engine.close()
-    report = {"articles": stats["articles"], "passages": stats["passages"], **report}
+    report = {"articles": stats["articles"], "passages": stats["passages"], "answer_processes": args.processes,
+              **report}
     print(json.dumps(report, indent=2))
     return 0 if report["errors"] == 0 else 1
 

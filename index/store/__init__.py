@@ -1,6 +1,7 @@
 """Article stores: one interface, SQLite by default, PostgreSQL for several workers sharing one."""
 
 import os
+from pathlib import Path
 
 from .base import ArticleHeader, SaveResult, Store, StoreError, TopicRow
 from .sqlite import SqliteStore
@@ -18,6 +19,16 @@ def require_existing(location: str | os.PathLike) -> None:
     if not os.path.exists(path):
         raise StoreError(f"no store at {path}: `newsbot --store {path} ingest FILE…` (or `feeds add URL`) creates "
                          f"one there; or pass --store PATH of an existing store")
+
+
+def location_of(store: Store) -> str | None:
+    """Where another process opens the same store (open_store's argument); None for a store in
+    memory, which no other process can reach."""
+    url = getattr(store, "url", None)
+    if url:
+        return url
+    path = getattr(store, "path", None)
+    return None if path is None or str(path) == ":memory:" else str(Path(path).resolve())
 
 
 def open_store(location: str | os.PathLike, *, allow_migrating: bool = False, read_only: bool = False) -> Store:

@@ -281,6 +281,31 @@ async def test_reindex_runs_in_the_background_while_questions_are_answered(bot, 
     assert engine.index.current.size == engine.store.stats()["passages"]
 
 
+async def test_questions_go_to_answer_workers_and_a_reindex_gives_them_the_new_index(api, engine):
+    engine.config = dataclasses.replace(
+        engine.config, telegram=dataclasses.replace(engine.config.telegram, answer_processes=1))
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("answered in the bot's process")
+
+    async with running(engine, timeout_s=30.0) as app:
+        s = services_of(app)
+        assert s.answers is not None and s.answers.running
+        first = set(s.answers._executor._processes)
+        in_process, engine.answer = engine.answer, not_here
+        reply = await reply_to(api, USER, "When did Kestrel Mobile sign the 5G deal with Orvane?",
+                               contains="<blockquote>")
+        assert "12 Mar 2026" in reply and html.escape(engine.store.get("demo-005").title) in reply
+        await reply_to(api, ADMIN, "/reindex", contains="Reindexing")
+        await api.wait_for(lambda: any("Reindex done" in c.params["text"]
+                                       for c in api.calls_to("editMessageText", ADMIN)), timeout=60)
+        assert set(s.answers._executor._processes).isdisjoint(first)
+        again = await reply_to(api, USER, "When did Kestrel Mobile sign the 5G deal with Orvane?",
+                               contains="<blockquote>")
+        assert again == reply
+        engine.answer = in_process
+
+
 async def test_an_admin_saves_text_a_file_and_a_url(bot, api, engine):
     reply = await reply_to(api, ADMIN, "/save The Ostrava tram line reopened on Monday after a year of works.",
                            contains="Saved")

@@ -20,7 +20,9 @@ DIMENSION = 384  # the bundled model's, so index code sees the shape it serves
 
 
 class HashingEmbedder(Embedder):
-    def __init__(self, dimension: int = DIMENSION):
+    def __init__(self, config: ModelConfig | None = None, dimension: int = DIMENSION):
+        """`config` is ignored: it is there so an answer worker can make one as it makes the
+        embedder it was given the type of (index.answer_pool)."""
         super().__init__(ModelConfig(name="tests:hashing"))
         self.key = f"tests:hashing|{dimension}"  # its vectors never mix with a real model's in a cache
         self._dimension = dimension

@@ -220,6 +220,8 @@ def test_newsbot_token_from_the_process_environment(monkeypatch):
         ('store = "x.db"\n', "[store]"),
         ('[retrieval]\nfusion = "max"\n', "retrieval.fusion"),
         ("[ingest]\nmax_file_bytes = 0\n", "ingest.max_file_bytes"),
+        ("[telegram]\nanswer_processes = -1\n", "telegram.answer_processes"),
+        ("[telegram]\nanswer_processes = 500\n", "telegram.answer_processes"),
     ],
 )
 def test_load_config_errors_name_the_key(tmp_path, toml, words):
