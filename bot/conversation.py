@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 MORE_QUOTES = 6  # held back per answer for the "More" button
 KEPT_ANSWERS = 20  # answers per chat whose further quotes are kept for "More"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+TYPING_AFTER_S = 1.0  # quicker answers arrive before "typing…" would show; and every chat action
+# counts against the bot's 30 requests/s like a message (AIORateLimiter): one per question
+# halved the questions per second the bot could answer (README, Reliability: Load)
 TYPING_EVERY_S = 4.0
 REPLY_ATTEMPTS = 3
 REPLY_RETRY_S = 0.5
@@ -56,8 +59,10 @@ async def _typing(update: Update, context: NewsbotContext) -> None:
 
 @asynccontextmanager
 async def typing(update: Update, context: NewsbotContext):
-    """"typing…" for as long as the work takes (Telegram shows one chat action for ~5 s)."""
+    """"typing…" once the work has taken TYPING_AFTER_S, for as long as it takes (Telegram shows
+    one chat action for ~5 s)."""
     async def keep_up() -> None:
+        await asyncio.sleep(TYPING_AFTER_S)
         while True:
             await _typing(update, context)
             await asyncio.sleep(TYPING_EVERY_S)

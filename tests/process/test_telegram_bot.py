@@ -80,7 +80,25 @@ async def test_a_question_is_answered_with_verbatim_quotes_titles_and_dates(bot,
     [call] = [c for c in api.calls_to("sendMessage", USER) if c.params["text"] == reply]
     assert call.params["parse_mode"] == "HTML"
     assert call.params["link_preview_options"]["is_disabled"] is True
-    assert [c.params["action"] for c in api.calls_to("sendChatAction", USER)] == ["typing"]
+    assert api.calls_to("sendChatAction", USER) == []  # a quick answer: no "typing…" to count against the limit
+
+
+async def test_a_slow_answer_shows_typing_while_it_is_worked_out(bot, api, engine, monkeypatch):
+    import bot.conversation as conversation
+
+    monkeypatch.setattr(conversation, "TYPING_AFTER_S", 0.2)
+    monkeypatch.setattr(conversation, "TYPING_EVERY_S", 0.5)
+    quick = engine.answer
+
+    def slow(*args, **kwargs):
+        threading.Event().wait(1.3)
+        return quick(*args, **kwargs)
+
+    engine.answer = slow
+    await reply_to(api, USER, "When did Kestrel Mobile sign the 5G deal with Orvane?", contains="<blockquote>")
+    engine.answer = quick
+    actions = [c.params["action"] for c in api.calls_to("sendChatAction", USER)]
+    assert actions and set(actions) == {"typing"} and 2 <= len(actions) <= 3  # at 0.2 s, 0.7 s, 1.2 s
 
 
 async def test_article_text_that_looks_like_html_is_escaped(bot, api, engine):
