@@ -27,8 +27,10 @@ QUESTIONS = ["When did Kestrel Mobile sign the 5G deal with Orvane?", "What happ
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = Engine(Config(store=StoreConfig(path=str(tmp_path / "store.db"))), embedder=HashingEmbedder())
+def engine(store_location):
+    """The demo store, on SQLite (workers load the saved generation) and PostgreSQL (no index on
+    disk: workers index the store's vectors in memory)."""
+    engine = Engine(Config(store=StoreConfig(path=store_location)), embedder=HashingEmbedder())
     engine.save_documents(demo_documents())
     engine.open_index()
     yield engine
