@@ -25,7 +25,8 @@ from .config import RetrievalConfig
 from .dedupe import is_near_duplicate, shingles
 from .models import Article
 from .retrieval import ArticleHit, Retriever, SearchResult
-from .sentence_choice import QuestionTerms, coverage, lede_prior, sentence_evidence, sentence_spans
+from .sentence_choice import (QuestionTerms, coverage, lede_prior, quotable_sentences, sentence_evidence,
+                              sentence_spans)
 from .store.base import ArticleText
 from .timeparse import TimeScope, future_marks, is_broad, names_any, parse_time
 
@@ -241,7 +242,7 @@ class Answerer:
             needed = cfg.min_coverage if top.dense >= cfg.close_relevance else cfg.weak_coverage
             if coverage(article, result.idf, terms) >= needed:
                 return True
-        evidence = sentence_evidence(article, result.idf, terms)
+        evidence = sentence_evidence(article, result.idf, terms, quotable_sentences(article, top))
         return max(evidence, default=0.0) >= (0.5 if mode == "bm25" else 0.75)
 
     def _distinct_stories(self, hits: list[ArticleHit]) -> tuple[list[ArticleHit], dict[int, ArticleText]]:
@@ -297,7 +298,7 @@ class Answerer:
                 continue
             weight = hit.score / top_score
             candidates = [(score * weight + lede_prior(i), rank, first, last, article)
-                          for i, (score, first, last) in enumerate(sentence_spans(article, hit, result.idf, terms))
+                          for i, (score, first, last) in enumerate(sentence_spans(article, hit, result.idf, terms, found_only=True))
                           if score > 0]
             if result.scope.recent:  # "latest": one quote from each of the newest relevant stories
                 candidates = sorted(candidates, key=lambda c: -c[0])[:1]

@@ -76,20 +76,74 @@ def lede_prior(index: int) -> float:
     return LEDE_BONUS * LEDE_DECAY**index
 
 
-_TOKENS_CACHE: dict[tuple[str, str], list[set[str]]] = {}
-TOKENS_CACHE_SIZE = 2_000  # articles whose sentence tokens are kept (popular stories answer often)
+# The lede is always a candidate (lede_prior); with the sentences of the passages retrieval found
+# (and the one before each) it holds every quote chosen on both dev pools (README, Evaluation).
+LEDE_SENTENCES = 3
 
 
-def sentence_tokens(article: Article) -> list[set[str]]:
-    """Each sentence's token set, cached by article: evidence, salience and coverage all read them."""
+def quotable_sentences(article: Article, hit: ArticleHit) -> list[int]:
+    """The sentences worth scoring for a hit: its lede, and those of the passages retrieval found,
+    with the sentence before each (a reference back quotes it). A long article (a live blog, a
+    transcript: hundreds of sentences) is then read where the question found it, not whole. A
+    hit without passages (a match on the article as a whole) gets every sentence."""
+    n = len(article.sentences)
+    if not hit.passages:
+        return list(range(n))
+    kept = set(range(min(LEDE_SENTENCES, n)))
+    spans = {p.index: (p.start, p.end) for p in article.passages}
+    for p_index, _ in hit.passages:
+        if p_index in spans:
+            start, end = spans[p_index]
+            kept.update(range(max(0, start - 1), min(end, n)))
+    return sorted(kept)
+
+
+class ArticleTokens:
+    """One article's tokens, worked out where they are asked for and then kept: a question that
+    reads 30 sentences of a 1,700-sentence article tokenises those 30 (cold, each costs ~20 µs)."""
+
+    def __init__(self, article: Article):
+        self.title = article.title
+        self.text = article.text
+        self._texts = [s.text for s in article.sentences]
+        self._sentences: list[set[str] | None] = [None] * len(self._texts)
+        self._words: frozenset[str] | None = None
+
+    def sentence(self, i: int) -> set[str]:
+        found = self._sentences[i]
+        if found is None:  # two threads may both fill it: with the same set
+            found = self._sentences[i] = set(tokenize(self._texts[i]))
+        return found
+
+    def sentences(self) -> list[set[str]]:
+        return [self.sentence(i) for i in range(len(self._texts))]
+
+    def words(self) -> frozenset[str]:
+        """The title's and the text's, in one pass over the whole text."""
+        if self._words is None:
+            self._words = frozenset(tokenize(f"{self.title}\n{self.text}"))
+        return self._words
+
+
+_TOKENS_CACHE: dict[tuple[str, str], ArticleTokens] = {}
+TOKENS_CACHE_SIZE = 2_000  # articles whose tokens are kept (popular stories answer often)
+
+
+def article_tokens(article: Article) -> ArticleTokens:
+    """Cached by article: evidence, salience and coverage all read them."""
     key = (article.id, article.content_hash)
     cached = _TOKENS_CACHE.get(key)
     if cached is None:
-        cached = [set(tokenize(s.text)) for s in article.sentences]
+        cached = ArticleTokens(article)
         if len(_TOKENS_CACHE) >= TOKENS_CACHE_SIZE:
             _TOKENS_CACHE.pop(next(iter(_TOKENS_CACHE)), None)
         _TOKENS_CACHE[key] = cached
     return cached
+
+
+def sentence_tokens(article: Article) -> list[set[str]]:
+    """Each sentence's token set (all of them)."""
+    return article_tokens(article).sentences()
 
 
 def coverage(article: Article, idf: dict[str, float], terms: QuestionTerms) -> float:
@@ -98,12 +152,14 @@ def coverage(article: Article, idf: dict[str, float], terms: QuestionTerms) -> f
     total = sum(idf.get(t, 0.0) for t in asked)
     if not total:
         return 0.0
-    held = asked & (set(tokenize(article.title)).union(*sentence_tokens(article)))
+    held = asked & article_tokens(article).words()
     return sum(idf.get(t, 0.0) for t in held) / total
 
 
-def sentence_evidence(article: Article, idf: dict[str, float], terms: QuestionTerms) -> list[float]:
-    """Share (0..1) of the question's idf-weighted terms each sentence holds (entities in context)."""
+def sentence_evidence(article: Article, idf: dict[str, float], terms: QuestionTerms,
+                      kept: list[int] | None = None) -> list[float]:
+    """Share (0..1) of the question's idf-weighted terms each sentence holds (entities in context);
+    0 for a sentence outside `kept` (sorted indexes; None: all)."""
     def weight(ts) -> float:
         return sum(idf.get(t, 0.0) for t in ts)
 
@@ -112,16 +168,17 @@ def sentence_evidence(article: Article, idf: dict[str, float], terms: QuestionTe
         entity_share = ENTITY_SHARE
     else:
         entity_share = 1.0 if entity_total else 0.0
-    tokens = sentence_tokens(article)
-    out = []
-    for i in range(len(tokens)):
-        if not (terms.entities | terms.focus) & tokens[i]:
-            out.append(0.0)  # holds none of the question's words itself
-            continue
-        context = tokens[i] | (tokens[i - 1] if i else set())
+    tokens = article_tokens(article)
+    asked = terms.entities | terms.focus
+    out = [0.0] * len(article.sentences)
+    for i in range(len(out)) if kept is None else kept:
+        held = tokens.sentence(i)
+        if not asked & held:
+            continue  # holds none of the question's words itself
+        context = held | tokens.sentence(i - 1) if i else held
         entity = weight(terms.entities & context) / entity_total if entity_total else 0.0
-        focus = weight(terms.focus & tokens[i]) / focus_total if focus_total else 0.0
-        out.append(entity_share * entity + (1 - entity_share) * focus)
+        focus = weight(terms.focus & held) / focus_total if focus_total else 0.0
+        out[i] = entity_share * entity + (1 - entity_share) * focus
     return out
 
 
@@ -131,12 +188,13 @@ def sentence_scores(article: Article, hit: ArticleHit, idf: dict[str, float], te
 
 
 def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
-                   terms: QuestionTerms) -> list[tuple[float, int, int]]:
+                   terms: QuestionTerms, found_only: bool = False) -> list[tuple[float, int, int]]:
     """For each sentence i: (score, first, last sentence of its quote). The quote is sentence i
     alone; or i-1..i when sentence i names its subject only by reference ("The company …") and the
     sentence before names something of the asked kind: that pair is what answers (so too when sentence
     i describes the asked thing, "the wildly popular show", and the one before names it); or, for a quiz's
-    question, its answer key's entry."""
+    question, its answer key's entry. `found_only`: only the `quotable_sentences` of the hit can
+    score (an answer's quotes; an alert's best quote reads the whole article)."""
     passage_of = {i: p.index for p in article.passages for i in range(p.start, p.end)}
     passage_score: dict[int, float] = {}
     if hit.passages:
@@ -145,7 +203,7 @@ def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
             passage_score.setdefault(p_index, score / best)
     texts = [s.text for s in article.sentences]
     asked = terms.tokens
-    evidence = sentence_evidence(article, idf, terms)
+    evidence = sentence_evidence(article, idf, terms, quotable_sentences(article, hit) if found_only else None)
     # only sentences with evidence (and the one before each, for a reference back) are candidates
     wanted = {j for i, e in enumerate(evidence) if e > 0 for j in (i - 1, i) if j >= 0}
     names = {i: new_name_tokens(texts[i], asked) for i in wanted} if terms.kind == NAME else {}

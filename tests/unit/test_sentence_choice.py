@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from index.answer_type import NAME, NUMBER, SAID, WHEN, asked_kind, holds_new, asked_nouns, new_names, numbers_near
 from index.retrieval import ArticleHit
-from index.sentence_choice import QuestionTerms, sentence_spans
+from index.sentence_choice import (_TOKENS_CACHE, ArticleTokens, QuestionTerms, article_tokens, quotable_sentences,
+                                   sentence_spans, sentence_tokens)
 from index.tokenize import tokenize
 
 
@@ -136,3 +137,38 @@ def test_a_sentence_describing_the_asked_thing_is_quoted_with_the_one_naming_it(
     first, last = best(article, "Which much-loved drama was renewed for a second season?")
     assert texts[first].startswith("“Harbour Lights” is officially coming back.")
     assert last == first + 1
+
+
+def _long_article(make_article):
+    """A live blog of 60 paragraphs, each a passage of its own (passages never cross paragraphs)."""
+    paragraphs = [f"Update {n}: crews cleared fallen trees on road {n} in the valley." for n in range(60)]
+    paragraphs[40] = "Update 40: the Marrow dam spillway opened at noon, the water board said."
+    return make_article("\n\n".join(paragraphs), title="Storm live blog")
+
+
+def test_quotable_sentences_are_the_lede_and_the_passages_found_with_the_one_before_each(make_article):
+    article = _long_article(make_article)
+    found = next(p for p in article.passages if "Marrow" in p.text)
+    hit = ArticleHit(seq=0, score=1.0, passages=[(found.index, 1.0)])
+    assert quotable_sentences(article, hit) == [0, 1, 2, *range(found.start - 1, found.end)]
+    assert quotable_sentences(article, ArticleHit(seq=0, score=1.0)) == list(range(len(article.sentences)))
+
+
+def test_an_answer_reads_a_long_article_only_where_retrieval_found_it(make_article):
+    article = _long_article(make_article)
+    _TOKENS_CACHE.pop((article.id, article.content_hash), None)  # as if seen for the first time
+    found = next(p for p in article.passages if "Marrow" in p.text)
+    hit = ArticleHit(seq=0, score=1.0, passages=[(found.index, 1.0)])
+    question = "When did the Marrow dam spillway open?"
+    terms = QuestionTerms.of(question)
+    idf = {t: 1.0 for t in tokenize(article.text + " " + question)}
+    kept = quotable_sentences(article, hit)
+
+    found_only = sentence_spans(article, hit, idf, terms, found_only=True)
+    tokenised = [i for i, t in enumerate(article_tokens(article)._sentences) if t is not None]
+    assert tokenised == kept  # 6 of 60 sentences
+    everywhere = sentence_spans(article, hit, idf, terms)
+    assert [found_only[i] for i in kept] == [everywhere[i] for i in kept]
+    assert all(score == 0 for i, (score, _, _) in enumerate(found_only) if i not in kept)
+    assert max(found_only)[1] == found.start  # the spillway sentence still leads
+    assert sentence_tokens(article) == ArticleTokens(article).sentences()  # kept sets are the whole read's
