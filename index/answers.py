@@ -242,8 +242,12 @@ class Answerer:
             needed = cfg.min_coverage if top.dense >= cfg.close_relevance else cfg.weak_coverage
             if coverage(article, result.idf, terms) >= needed:
                 return True
-        evidence = sentence_evidence(article, result.idf, terms, quotable_sentences(article, top))
-        return max(evidence, default=0.0) >= (0.5 if mode == "bm25" else 0.75)
+        needed = 0.5 if mode == "bm25" else 0.75
+        found = quotable_sentences(article, top)  # where retrieval found it first: usually enough
+        if max(sentence_evidence(article, result.idf, terms, found), default=0.0) >= needed:
+            return True
+        return len(found) < len(article.sentences) and max(
+            sentence_evidence(article, result.idf, terms), default=0.0) >= needed
 
     def _distinct_stories(self, hits: list[ArticleHit]) -> tuple[list[ArticleHit], dict[int, ArticleText]]:
         """The best MIN_ARTICLES hits that are distinct stories, and their texts. Texts are loaded a
@@ -297,9 +301,11 @@ class Answerer:
             if article is None:
                 continue
             weight = hit.score / top_score
+            spans = sentence_spans(article, hit, result.idf, terms, found_only=True)
+            if not any(score > 0 for score, _, _ in spans):  # found on meaning alone: its words are elsewhere
+                spans = sentence_spans(article, hit, result.idf, terms)
             candidates = [(score * weight + lede_prior(i), rank, first, last, article)
-                          for i, (score, first, last) in enumerate(sentence_spans(article, hit, result.idf, terms, found_only=True))
-                          if score > 0]
+                          for i, (score, first, last) in enumerate(spans) if score > 0]
             if result.scope.recent:  # "latest": one quote from each of the newest relevant stories
                 candidates = sorted(candidates, key=lambda c: -c[0])[:1]
             pool += candidates

@@ -27,13 +27,14 @@ def demo_store_copy(tmp_path: Path, demo_engine) -> Path:
     return store
 
 
-def test_newsbot_run_answers_over_the_bot_api_and_stops_cleanly_on_sigterm(tmp_path, demo_engine):
+@pytest.mark.parametrize("answer_processes", [0, 1])
+def test_newsbot_run_answers_over_the_bot_api_and_stops_cleanly_on_sigterm(tmp_path, demo_engine, answer_processes):
     store = demo_store_copy(tmp_path, demo_engine)
     shutil.copytree(f"{demo_engine.store.path}.index", f"{store}.index")
     with LocalBotApi(token="98765:SECRET-token-value") as api:
         config = tmp_path / "newsbot.toml"
         config.write_text(f'[telegram]\nbase_url = "{api.base_url}"\nbase_file_url = "{api.base_file_url}"\n'
-                          f"admins = [1]\n[model]\nthreads = 1\n")
+                          f"admins = [1]\nanswer_processes = {answer_processes}\n[model]\nthreads = 1\n")
         env = dict(os.environ, PYTHONPATH=str(ROOT), NEWSBOT_TOKEN=api.token)
         process = subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(config), "--store", str(store),
                                     "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -50,6 +51,8 @@ def test_newsbot_run_answers_over_the_bot_api_and_stops_cleanly_on_sigterm(tmp_p
     assert "12 Mar 2026" in api.sent_texts(5)[-1]
     assert api.token not in output and "SECRET" not in output
     assert "newsbot starting" in output
+    assert ("answer workers ready: 1 process" in output) == bool(answer_processes)
+    assert "Traceback" not in output  # the workers, too, stopped without one
 
 
 def test_newsbot_run_with_a_refused_token_says_so(tmp_path):
