@@ -302,8 +302,6 @@ class Answerer:
                 continue
             weight = hit.score / top_score
             spans = sentence_spans(article, hit, result.idf, terms, found_only=True)
-            if not any(score > 0 for score, _, _ in spans):  # found on meaning alone: its words are elsewhere
-                spans = sentence_spans(article, hit, result.idf, terms)
             candidates = [(score * weight + lede_prior(i), rank, first, last, article)
                           for i, (score, first, last) in enumerate(spans) if score > 0]
             if result.scope.recent:  # "latest": one quote from each of the newest relevant stories

@@ -194,7 +194,9 @@ def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
     sentence before names something of the asked kind: that pair is what answers (so too when sentence
     i describes the asked thing, "the wildly popular show", and the one before names it); or, for a quiz's
     question, its answer key's entry. `found_only`: only the `quotable_sentences` of the hit can
-    score (an answer's quotes; an alert's best quote reads the whole article)."""
+    score, unless none of them holds the question's words (an article found on meaning alone:
+    its words are elsewhere, and the whole article is read). An alert's best quote reads the
+    whole article."""
     passage_of = {i: p.index for p in article.passages for i in range(p.start, p.end)}
     passage_score: dict[int, float] = {}
     if hit.passages:
@@ -203,7 +205,9 @@ def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
             passage_score.setdefault(p_index, score / best)
     texts = [s.text for s in article.sentences]
     asked = terms.tokens
-    evidence = sentence_evidence(article, idf, terms, quotable_sentences(article, hit) if found_only else None)
+    evidence = sentence_evidence(article, idf, terms, quotable_sentences(article, hit)) if found_only else []
+    if not any(evidence):
+        evidence = sentence_evidence(article, idf, terms)
     # only sentences with evidence (and the one before each, for a reference back) are candidates
     wanted = {j for i, e in enumerate(evidence) if e > 0 for j in (i - 1, i) if j >= 0}
     names = {i: new_name_tokens(texts[i], asked) for i in wanted} if terms.kind == NAME else {}
