@@ -25,6 +25,8 @@ from scipy import sparse
 
 
 LOOKUP_COST = 6  # a binary search (per allowed document and term) costs about this many postings scanned
+BLOCK = 1 << 15  # documents `top` scores at a time: their accumulator, norms and flags (~0.6 MB) stay in a core's L2
+_EVERY_DOCUMENT = np.zeros(0, bool)  # the kernel's "no window"
 TF_DTYPE = np.uint16  # term counts in a passage: half the memory of float32 (saved generations may hold float32)
 
 
@@ -54,13 +56,9 @@ class Bm25Index:
         self._pending_docs = 0
         self._idf_cache: np.ndarray | None = None
         self._norm_cache: np.ndarray | None = None  # per document: 1 - b + b * length / average length
-        # per term, its highest count in a document and the shortest document holding it: what a
-        # term can score at most, without a pass over its postings (see `top`); kept as postings grow
-        self._max_tf = np.zeros(0, np.float64)
-        self._min_len = np.zeros(0, np.float64)
-        # per-document accumulators and found-flags `top` reuses (zeroed after each query), one
-        # pair per query running at once: queries share the index (SearchIndex.reading)
-        self._scratch: list[tuple[np.ndarray, np.ndarray]] = []
+        # one block's accumulator, found-flags and found-list `top` reuses (zeroed after each
+        # query), a set per query running at once: queries share the index (SearchIndex.reading)
+        self._scratch_blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._scratch_lock = threading.Lock()
 
     # -- building ---------------------------------------------------------------------------
@@ -140,9 +138,6 @@ class Bm25Index:
             self._base = sparse.vstack([base, extra], format="csc", dtype=TF_DTYPE)
             self._base.sort_indices()
         self._doc_len = np.concatenate([self._doc_len, *self._pending_len])
-        max_tf, min_len = _term_bounds(extra, self._doc_len[base.shape[0]:])
-        self._max_tf = np.maximum(_padded(self._max_tf, n_terms, 0.0), max_tf)
-        self._min_len = np.minimum(_padded(self._min_len, n_terms, np.inf), min_len)
         self._df = np.diff(self._base.indptr).astype(np.int64)
         self._pending_len.clear()
         self._pending_docs = 0
@@ -228,18 +223,10 @@ class Bm25Index:
     def top(self, query: Sequence[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The k best documents holding a query term (among `allowed` ones), best first, and their
         scores: the same documents and scores as full scoring's top k (`scores_and_matches`), ties
-        aside, without scoring every document that holds a common term.
-
-        MaxScore, term at a time: terms are taken in order of what they can add at most (their
-        idf at their highest count in their shortest document). Once the k-th best score found so
-        far beats all that the terms left could add together, no document outside those found can
-        reach the top k, so the terms left (the common ones, with the longest postings) are only
-        looked up for the found documents that can still reach it: by binary search in their
-        sorted postings when few are left, by one pass over the postings when many are (a long
-        question of common words found most of the store: at 1M passages its binary searches
-        cost more than reading the postings). Scores
-        only grow as terms are added, which needs idf >= 0: an Okapi corpus whose mean idf is
-        negative (a handful of documents) is scored in full."""
+        aside, without a per-document score array: every posting of the query's terms is scored
+        by the compiled loop of `bm25_kernel`, a cache-sized block of documents at a time. A
+        window of few documents (a question about one week of a large store) is looked up in
+        each term's postings instead (`_top_among`)."""
         self.compact()
         n = self.size
         terms = Counter(t for t in query if t in self.vocab)
@@ -249,81 +236,38 @@ class Bm25Index:
         idf = self._idf()
         ids = np.fromiter((self.vocab[t] for t in terms), np.int64, len(terms))
         weights = idf[ids] * np.fromiter(terms.values(), np.float64, len(terms))
-        if (weights < 0).any():
-            scores, matched = self.scores_and_matches(query)
-            keep = matched if allowed is None else matched & allowed
-            return _best(np.flatnonzero(keep), scores[keep], k)
         norm = self._length_norm()
         if allowed is not None:
             docs = np.flatnonzero(allowed)
             if len(docs) * len(ids) * LOOKUP_COST < int(self._df[ids].sum()):
                 return self._top_among(docs, ids, weights, terms, k)
-        avgdl = float(self._doc_len.sum()) / n
-        shortest = 1 - p.b + p.b * self._min_len[ids] / avgdl
-        bounds = weights * self._term_score(self._max_tf[ids], shortest)
-        order = np.argsort(-bounds, kind="stable")
-        left = np.concatenate([np.cumsum(bounds[order][::-1])[::-1][1:], [0.0]])  # bound of the terms after each
-        with self._scratch_pair(n) as (acc, seen):
-            found_parts: list[np.ndarray] = []
-            try:
-                kth = -np.inf
-                best = None  # every found document scoring >= kth when kth was last taken
-                touched: list[np.ndarray] = []  # postings added to since then
-                position = 0
-                done = 0.0  # what the terms taken so far can add at most: a ceiling over the k-th best
-                for position, j in enumerate(order):
-                    rows, tf = self._postings(ids[j], allowed)
-                    new = rows[~seen[rows]]
-                    seen[new] = True
-                    found_parts.append(new)
-                    acc[rows] += weights[j] * self._term_score(tf, norm[rows])
-                    touched.append(rows)
-                    done += bounds[j]
-                    margin = left[position] * (1 + 1e-9) + 1e-12
-                    if done > margin and position + 1 < len(order):
-                        kth, best = self._kth(acc, found_parts, touched, best, kth, k)
-                        touched = []
-                        if kth > margin:
-                            break
-                found = np.concatenate(found_parts)
-                for q, j in enumerate(order[position + 1:], start=position + 1):
-                    alive = acc[found] + left[q - 1] >= kth * (1 - 1e-9) - 1e-12
-                    if not alive.all():  # these cannot reach the top k: later terms skip them
-                        seen[found[~alive]] = False
-                        found = found[alive]
-                    lo, hi = self._base.indptr[ids[j]], self._base.indptr[ids[j] + 1]
-                    rows, counts = self._base.indices[lo:hi], self._base.data[lo:hi]
-                    if len(found) * LOOKUP_COST < len(rows):  # few left: binary search for them
-                        at = np.searchsorted(rows, found)
-                        hit = at < len(rows)
-                        hit[hit] = rows[at[hit]] == found[hit]
-                        docs, tf = found[hit], counts[at[hit]]
-                    else:  # many left: one pass over the term's postings, keeping those still in
-                        hit = seen[rows]
-                        docs, tf = rows[hit], counts[hit]
-                    acc[docs] += weights[j] * self._term_score(tf.astype(np.float64), norm[docs])
-                scores = acc[found]
-            finally:
-                for part in found_parts:
-                    acc[part] = 0.0
-                    seen[part] = False
+        from index import bm25_kernel  # numba takes ~0.2 s to import: paid by the first search, not by every command
+
+        base = self._base
+        with self._scratch(min(n, BLOCK)) as (acc, seen, local):
+            docs, scores = bm25_kernel.top_k(
+                base.indptr, base.indices, base.data, norm, ids, weights,
+                _EVERY_DOCUMENT if allowed is None else allowed, p.k1, p.delta, bm25_kernel.VARIANTS[p.variant],
+                k, acc, seen, local)
         if p.variant == "bm25plus":
             scores = scores + self._plus_constant(ids, terms)
-        return _best(found, scores, k)
+        return _best(docs, scores, k)
 
     @contextmanager
-    def _scratch_pair(self, n: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """A zeroed accumulator and found-flags for n documents, returned zeroed by the caller
-        (clearing what a query touched costs far less than allocating n again)."""
+    def _scratch(self, block: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """A zeroed accumulator, found-flags and found-list for one block of documents, returned
+        zeroed by the kernel (reused: allocating them per query costs page faults)."""
         with self._scratch_lock:
-            pair = self._scratch.pop() if self._scratch else None
-        if pair is None or len(pair[0]) != n:
-            pair = (np.zeros(n, np.float64), np.zeros(n, bool))
+            arrays = self._scratch_blocks.pop() if self._scratch_blocks else None
+        if arrays is None or len(arrays[0]) != block:
+            # the found-list has room for one more: the kernel writes each document there before it knows
+            # whether it is new
+            arrays = (np.zeros(block, np.float64), np.zeros(block, bool), np.zeros(block + 1, np.int64))
         try:
-            yield pair
+            yield arrays
         finally:
             with self._scratch_lock:
-                self._scratch.append(pair)
+                self._scratch_blocks.append(arrays)
 
     def _top_among(self, docs: np.ndarray, ids: np.ndarray, weights: np.ndarray, terms: Counter,
                    k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -381,25 +325,6 @@ class Bm25Index:
             return tf * (p.k1 + 1) / (tf + p.k1 * dl_norm)
         return tf * (p.k1 + 1) / (p.k1 * dl_norm + tf)
 
-    @staticmethod
-    def _kth(acc: np.ndarray, parts: list[np.ndarray], touched: list[np.ndarray], best: np.ndarray | None,
-             kth: float, k: int) -> tuple[float, np.ndarray | None]:
-        """The k-th best score among the documents found so far (a floor under the final k-th), and
-        the documents at or above it. Scores only grow, so a document below the last k-th can
-        reach the new one only if a term since added to it: the k-th is taken among the last
-        ones at or above it and those touched since, not again among every document found (a
-        long question of common words found most of a million passages, ~4 ms a pass)."""
-        if best is None:
-            pool = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        else:
-            rows = np.concatenate(touched) if len(touched) > 1 else touched[0]
-            pool = np.unique(np.concatenate([best, rows[acc[rows] >= kth]]))
-        if len(pool) < k:
-            return -np.inf, None
-        values = acc[pool]
-        kth = float(np.partition(values, len(pool) - k)[len(pool) - k])
-        return kth, pool[values >= kth]
-
     def term_weights(self, terms: Iterable[str]) -> dict[str, float]:
         """idf of each term, a term the corpus lacks weighing as its rarest possible term: a topic
         word no article has yet is the most telling one, not a word to ignore."""
@@ -454,7 +379,6 @@ class Bm25Index:
         index._df = np.diff(index._base.indptr).astype(np.int64)
         if not index._base.has_sorted_indices:  # `top` binary-searches postings
             index._base.sort_indices()
-        index._max_tf, index._min_len = _term_bounds(index._base, index._doc_len)
         return index
 
     def vocab_list(self) -> list[str]:
@@ -471,22 +395,3 @@ def _best(docs: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.
         docs, scores = docs[part], scores[part]
     order = np.lexsort((docs, -scores))
     return docs[order].astype(np.int64), scores[order]
-
-
-def _term_bounds(matrix: sparse.csc_matrix, doc_len: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of a CSC segment: the highest count, and the shortest document holding the term
-    (0 and inf for a term the segment lacks)."""
-    n_terms = matrix.shape[1]
-    max_tf = np.zeros(n_terms, np.float64)
-    min_len = np.full(n_terms, np.inf)
-    counts = np.diff(matrix.indptr)
-    present = counts > 0
-    if present.any():
-        starts = matrix.indptr[:-1][present]
-        max_tf[present] = np.maximum.reduceat(matrix.data, starts)
-        min_len[present] = np.minimum.reduceat(doc_len[matrix.indices], starts)
-    return max_tf, min_len
-
-
-def _padded(values: np.ndarray, length: int, fill: float) -> np.ndarray:
-    return values if len(values) >= length else np.concatenate([values, np.full(length - len(values), fill)])

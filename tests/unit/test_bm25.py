@@ -255,7 +255,7 @@ def _same_top(got, expected) -> None:
 def test_top_k_equals_full_scoring(params, k):
     index = Bm25Index(params)
     index.add(CORPUS[:150])
-    index.add(CORPUS[150:])  # two compactions: the per-term bounds are merged, not rebuilt
+    index.add(CORPUS[150:])  # two compactions: the postings of both segments are read
     for query in QUERIES:
         _same_top(index.top(query, k), _full_top(index, query, k))
 
@@ -263,8 +263,7 @@ def test_top_k_equals_full_scoring(params, k):
 @pytest.mark.parametrize("params", PARAMS, ids=_id)
 @pytest.mark.parametrize("k", [3, 40])
 def test_top_k_of_long_questions_of_common_words_equals_full_scoring(params, k):
-    """A long question of frequent words takes the k-th best many times over as terms are added
-    (each time among the documents that can still reach it, not all found): the same top k."""
+    """A long question of frequent words finds most of the corpus: the same top k."""
     index = Bm25Index(params)
     index.add(CORPUS)
     rng = np.random.default_rng(5)
@@ -277,14 +276,14 @@ def test_top_k_of_long_questions_of_common_words_equals_full_scoring(params, k):
 
 
 @pytest.mark.parametrize("params", PARAMS, ids=_id)
-@pytest.mark.parametrize("lookup_cost", [0, 10**9])  # 0: every term left searched; 10**9: read in one pass
-def test_the_terms_left_are_read_either_way_to_the_same_top_k(params, lookup_cost, monkeypatch):
-    """Once MaxScore stops adding documents, each term left is looked up for the documents that
-    can still reach the top k: by binary search when few are left, by a pass over its postings
-    when many are. Both give full scoring's top k."""
+@pytest.mark.parametrize("block", [1, 7, 64])
+def test_documents_scored_block_by_block_give_the_same_top_k(params, block, monkeypatch):
+    """The kernel scores a cache-sized block of documents at a time, each term's postings read on
+    from where the last block left them; the top k (a heap across blocks) is full scoring's
+    whatever the block size, a block of one document included."""
     import index.bm25 as bm25_module
 
-    monkeypatch.setattr(bm25_module, "LOOKUP_COST", lookup_cost)
+    monkeypatch.setattr(bm25_module, "BLOCK", block)
     index = Bm25Index(params)
     index.add(CORPUS)
     rng = np.random.default_rng(8)
@@ -334,7 +333,7 @@ def test_queries_running_at_once_each_get_their_own_top_k():
     for t in threads:
         t.join(30)
     assert failures == []
-    assert 1 <= len(index._scratch) <= 4  # one accumulator per query at once, kept for the next
+    assert 1 <= len(index._scratch_blocks) <= 4  # one block's scratch per query at once, kept for the next
 
 
 @pytest.mark.parametrize("params", PARAMS, ids=_id)
