@@ -293,15 +293,10 @@ class Bm25Index:
         counts = np.fromiter(terms.values(), np.float64, len(terms))
         return float(np.sum(self._idf()[ids] * counts)) * self.params.delta
 
-    def _postings(self, term_id: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """A term's documents and counts; with `allowed`, only those documents (a question's
-        window): the rest are never scored, and the k-th best found so far, the bar MaxScore
-        prunes by, is a window document's from the first term on."""
+    def _postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """A term's documents (ascending) and counts."""
         lo, hi = self._base.indptr[term_id], self._base.indptr[term_id + 1]
         rows, counts = self._base.indices[lo:hi], self._base.data[lo:hi]
-        if allowed is not None:
-            inside = allowed[rows]
-            rows, counts = rows[inside], counts[inside]
         return rows, counts.astype(np.float64)
 
     def _length_norm(self) -> np.ndarray:

@@ -11,6 +11,7 @@ one topic (/timeline), so "matches" means the same thing in both.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,22 +87,30 @@ def corpus_scores(index: SearchIndex, query: TopicQuery, vector: np.ndarray,
     return best
 
 
+@dataclass(frozen=True)
+class PairCounts:
+    """(topic, passage) pairs of one match that could reach a threshold on coverage, those the
+    cosine bound then ruled out, and those scored exactly."""
+    pairs: int
+    ruled_out: int
+    scored: int
+
+
 class TopicMatcher:
-    """All active topics as matrices, so that one article is matched against 100k topics in a few
+    """All active topics, so that one article is matched against 100k topics in a few
     milliseconds. The score needs a topic's coverage and cosine, and the coverage bounds what the
     cosine must reach: with coverage c, a topic reaches its threshold t only where
     cosine >= (t·(bm25_weight + dense_weight) − bm25_weight·c) / dense_weight, and a cosine never
-    exceeds 1. So the coverage of the topics sharing a term with the article comes first (a sparse
-    product over those terms' columns), and cosines are computed only for the topics that can still
-    reach their threshold: with the default threshold 0.6 and equal weights, a topic needs a
-    coverage of 0.2 at least. Topics at a threshold low enough to match on meaning alone are
-    always candidates.
+    exceeds 1. So the coverage of the topics sharing a term with the article comes first, passage
+    by passage, and a cosine is computed only for a (topic, passage) pair where the passage's
+    coverage lets the topic still reach its threshold: with the default threshold 0.6 and equal
+    weights, a coverage of 0.2 at least. Topics at a threshold low enough to match on meaning
+    alone are scored on every passage.
 
-    Many topics still share a word with a long article, so candidates pass a second, cheaper
-    test before their full cosine: with U the BASIS_RANK main directions of the topic vectors,
+    A long article still leaves many pairs, so each passes a second, cheaper test before its full
+    cosine: with U the BASIS_RANK main directions of the topic vectors,
     cos(t, p) <= (Uᵀt)·(Uᵀp) + |t − UUᵀt|·|p − UUᵀp| (Cauchy–Schwarz on the remainder), a product
-    of BASIS_RANK dimensions instead of 384. A topic whose bound stays below what its cosine must
-    reach on every passage cannot match. Both tests only skip topics that cannot reach their
+    of BASIS_RANK dimensions instead of 384. Both tests only skip pairs that cannot reach the
     threshold: the matches are exactly those of scoring every topic on every passage."""
 
     SLACK = 1e-3  # float32 rounding in cosines and bounds: never skip a topic within this of its threshold
@@ -138,8 +147,11 @@ class TopicMatcher:
                               if bm25_w > 0 else np.where(self.thresholds * total <= dense_w * (1.0 + self.SLACK),
                                                           -np.inf, np.inf))
         self._always = np.flatnonzero(self._min_coverage <= 0)
+        # what a pair's bound must reach (fused score × total weight), less the slack
+        self._need = (self.thresholds * total - self.SLACK * dense_w).astype(np.float32)
         self._basis, self._low, self._rest = self._low_rank(self.vectors)
         self._weights_of: tuple[object, np.ndarray, np.ndarray] | None = None
+        self.last_pairs = PairCounts(0, 0, 0)  # of the last match: what the tests and the bench read
 
     @classmethod
     def _low_rank(cls, vectors: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
@@ -157,18 +169,14 @@ class TopicMatcher:
     def _bounded(self, candidates: np.ndarray, coverage: np.ndarray, passage_vectors: np.ndarray) -> np.ndarray:
         """Which candidates' cosine bound reaches, on some passage, what their cosine must reach."""
         cfg = self.config
-        total = cfg.bm25_weight + cfg.dense_weight
-        low_p = passage_vectors @ self._basis
-        rest_p = np.sqrt(np.maximum(np.einsum("ij,ij->i", passage_vectors, passage_vectors)
-                                    - np.einsum("ij,ij->i", low_p, low_p), 0.0))
+        low_p, rest_p = self._low_rank_of(passage_vectors)
         bound = self._low[candidates] @ low_p.T
         bound += self._rest[candidates, None] * rest_p[None, :]
         np.maximum(bound, 0.0, out=bound)  # the score counts max(cosine, 0)
         # cosine needed: (t·total − bm25_weight·coverage) / dense_weight, less the slack
         bound *= np.float32(cfg.dense_weight)
         bound += np.float32(cfg.bm25_weight) * coverage
-        need = (self.thresholds[candidates] * total - self.SLACK * cfg.dense_weight).astype(np.float32)
-        return (bound >= need[:, None]).any(axis=1)
+        return (bound >= self._need[candidates, None]).any(axis=1)
 
     def _weights(self, idf: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
         """Each vocabulary term's weight and 1 / each topic's total weight (0 where it has none);
@@ -186,82 +194,81 @@ class TopicMatcher:
     def match(self, seq: int, passage_tokens: Sequence[Sequence[str]], passage_vectors: np.ndarray,
               idf: dict[str, float], text: str) -> list[TopicMatch]:
         """Topics the article (seq, its passages' tokens and vectors, title + text) matches.
-        `idf` weighs every topic term (Bm25Index.term_weights). Four steps, each narrowing the
-        topics: coverage of those sharing a term, the candidates that can still reach their
-        threshold, the cosine bound, then exact scores."""
+        `idf` weighs every topic term (Bm25Index.term_weights). Topics that need coverage go
+        (topic, passage) pair by pair (`topic_kernel`): coverage of those sharing a term, the
+        passages where each can still reach its threshold, the cosine bound, then exact
+        scores. Topics that can match on meaning alone are scored on every passage."""
         if not self.topics or not len(passage_tokens):
             return []
         cfg = self.config
         if cfg.bm25_weight + cfg.dense_weight <= 0:
             return []
+        from . import topic_kernel  # numba: imported by the first match, not by every command
+
         live = (self.since < seq) & ~self.muted
-        touched, coverage = self._covering(passage_tokens, self._weights(idf), live)
-        candidates, cand_coverage = self._candidates(touched, coverage, live, len(passage_tokens))
-        if not len(candidates):
-            return []
         passage_vectors = np.asarray(passage_vectors, np.float32)
-        many = len(candidates) * 2 > len(self.topics)  # most topics: one full product beats gathering rows
-        if (cfg.dense_weight > 0 and self._basis is not None
-                and len(candidates) * len(passage_tokens) >= self.BOUND_FROM):
-            # even when most topics are candidates (a long article shares a word with nearly all):
-            # the bound is a product of 64 dimensions, the exact cosines one of 384
-            keep = self._bounded(candidates, cand_coverage, passage_vectors)
-            candidates, cand_coverage = candidates[keep], cand_coverage[keep]
-            if not len(candidates):
-                return []
-            many = len(candidates) * 2 > len(self.topics)
-        scores = _fuse_into(self._cosines(candidates, passage_vectors, many, cand_coverage), cand_coverage, cfg)
-        best_passage = scores.argmax(axis=1)
-        best = scores[np.arange(len(candidates)), best_passage]
-        hits = np.flatnonzero(best >= self.thresholds[candidates] - self.TIE)
+        article = self._article(passage_tokens, self._weights(idf))
+        use_bound = cfg.dense_weight > 0 and self._basis is not None
+        low_p, rest_p = self._low_rank_of(passage_vectors) if use_bound else (self._low, self._rest)
+        *hits, pairs, ruled_out, scored = topic_kernel.match_pairs(
+            *article, self._min_coverage, live, len(passage_tokens), self.vectors, passage_vectors, self._low,
+            self._rest, low_p, rest_p, self._need, self.thresholds, cfg.bm25_weight, cfg.dense_weight, use_bound,
+            self.TIE)
+        self.last_pairs = PairCounts(pairs, ruled_out, scored)
+        found = [hits]  # (topic indices, scores, best passages)
+        always = self._always[live[self._always]]
+        if len(always):
+            coverage = topic_kernel.coverage_rows(always, *article, len(passage_tokens))
+            found.append(self._dense_hits(always, coverage, passage_vectors))
+        topics, scores, passages = (np.concatenate(parts) for parts in zip(*found))
         screen = FilterText(text)  # one article, perhaps thousands of topics to filter
         return [
-            TopicMatch(self.topics[candidates[i]], float(best[i]), int(best_passage[i]))
-            for i in hits
-            if self.topics[candidates[i]].query.admits(screen)
+            TopicMatch(self.topics[topics[i]], float(scores[i]), int(passages[i]))
+            for i in np.argsort(topics, kind="stable")
+            if self.topics[topics[i]].query.admits(screen)
         ]
 
-    def _covering(self, passage_tokens: Sequence[Sequence[str]], weights: tuple[np.ndarray, np.ndarray],
-                  live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The live topics sharing a term with the article whose coverage lets them reach their
-        threshold, and that coverage per passage: a sparse product over the article's terms'
-        columns only."""
+    def _article(self, passage_tokens: Sequence[Sequence[str]], weights: tuple[np.ndarray, np.ndarray]) -> tuple:
+        """`topic_kernel`'s first arguments for this article: the topic and term incidence, the
+        topic terms it holds and the passages holding each, the term weights and each topic's
+        inverse weight."""
         term_weights, inverse = weights
-        n_passages = len(passage_tokens)
-        columns: dict[int, int] = {}
-        cell_rows, cell_passages = [], []
+        columns: dict[int, list[int]] = {}  # the article's topic terms -> passages holding each
         for j, tokens in enumerate(passage_tokens):
             for term in set(tokens):
                 col = self.vocab.get(term)
                 if col is not None:
-                    cell_rows.append(columns.setdefault(col, len(columns)))
-                    cell_passages.append(j)
-        if not columns:
-            return np.zeros(0, np.int64), np.zeros((0, n_passages), np.float32)
+                    columns.setdefault(col, []).append(j)
         cols = np.fromiter(columns, np.int64, len(columns))
-        presence = np.zeros((len(cols), n_passages), np.float32)
-        presence[cell_rows, cell_passages] = 1.0
-        sub = self._by_term[:, cols].tocsr()
-        touched = np.flatnonzero(np.diff(sub.indptr))
-        covered = sub[touched] @ (term_weights[cols, None] * presence)
-        reach = (covered.max(axis=1) * inverse[touched] >= self._min_coverage[touched]) & live[touched]
-        touched = touched[reach]
-        return touched, covered[reach] * inverse[touched, None]
+        col_ptr = np.zeros(len(cols) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, columns.values()), np.int64, len(cols)), out=col_ptr[1:])
+        col_passages = np.fromiter(chain.from_iterable(columns.values()), np.int64, int(col_ptr[-1]))
+        topics, by_term = self.incidence, self._by_term
+        return (topics.indptr, topics.indices, topics.data, by_term.indptr, by_term.indices, cols, col_ptr,
+                col_passages, term_weights, inverse)
 
-    def _candidates(self, touched: np.ndarray, coverage: np.ndarray, live: np.ndarray,
-                    n_passages: int) -> tuple[np.ndarray, np.ndarray]:
-        """The covering topics, and the live ones whose threshold is low enough to match on
-        meaning alone (coverage 0), in topic order."""
-        always = self._always[live[self._always]]
-        if not len(always):
-            return touched, coverage
-        mask = np.zeros(len(self.topics), bool)
-        mask[always] = True
-        mask[touched] = True
-        candidates = np.flatnonzero(mask)
-        cand_coverage = np.zeros((len(candidates), n_passages), np.float32)
-        cand_coverage[np.searchsorted(candidates, touched)] = coverage
-        return candidates, cand_coverage
+    def _low_rank_of(self, passage_vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The passages in the topics' low-rank basis, and the norm of each one's remainder."""
+        low_p = np.ascontiguousarray(passage_vectors @ self._basis)
+        rest_p = np.sqrt(np.maximum(np.einsum("ij,ij->i", passage_vectors, passage_vectors)
+                                    - np.einsum("ij,ij->i", low_p, low_p), 0.0)).astype(np.float32)
+        return low_p, rest_p
+
+    def _dense_hits(self, candidates: np.ndarray, coverage: np.ndarray,
+                    passage_vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(topics, scores, best passages) among topics scored on every passage, as matrices."""
+        cfg = self.config
+        many = len(candidates) * 2 > len(self.topics)  # most topics: one full product beats gathering rows
+        if (cfg.dense_weight > 0 and self._basis is not None
+                and len(candidates) * len(passage_vectors) >= self.BOUND_FROM):
+            keep = self._bounded(candidates, coverage, passage_vectors)
+            candidates, coverage = candidates[keep], coverage[keep]
+            many = len(candidates) * 2 > len(self.topics)
+        scores = _fuse_into(self._cosines(candidates, passage_vectors, many, coverage), coverage, cfg)
+        best_passage = scores.argmax(axis=1) if len(candidates) else np.zeros(0, np.int64)
+        best = scores[np.arange(len(candidates)), best_passage]
+        hits = best >= self.thresholds[candidates] - self.TIE
+        return candidates[hits], best[hits], best_passage[hits]
 
     def _cosines(self, candidates: np.ndarray, passage_vectors: np.ndarray, many: bool,
                  like: np.ndarray) -> np.ndarray:
