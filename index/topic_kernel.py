@@ -20,7 +20,7 @@ import numpy as np
 
 
 @numba.njit(nogil=True, cache=True)
-def _article_terms(cols, term_ptr, term_topics, term_weights, n_topics: int):
+def _article_terms(cols, term_ptr, term_topics, term_counts, term_weights, n_topics: int):
     """(vocabulary term -> its place in cols or -1, each topic's coverage weight by the whole
     article: a bound on any one passage's)."""
     local = np.full(len(term_weights), -1, np.int64)
@@ -28,12 +28,12 @@ def _article_terms(cols, term_ptr, term_topics, term_weights, n_topics: int):
     for c in range(len(cols)):
         local[cols[c]] = c
         for q in range(term_ptr[cols[c]], term_ptr[cols[c] + 1]):
-            whole[term_topics[q]] += term_weights[cols[c]]
+            whole[term_topics[q]] += term_weights[cols[c]] * term_counts[q]
     return local, whole
 
 
 @numba.njit(nogil=True, cache=True)
-def match_pairs(topic_ptr, topic_terms, topic_counts, term_ptr, term_topics, cols, col_ptr, col_passages,
+def match_pairs(topic_ptr, topic_terms, topic_counts, term_ptr, term_topics, term_counts, cols, col_ptr, col_passages,
                 term_weights, inverse, min_coverage, live, n_passages: int, vectors, passage_vectors, low, rest,
                 low_p, rest_p, need, thresholds, bm25_weight: float, dense_weight: float, use_bound: bool,
                 tie: float):
@@ -42,13 +42,13 @@ def match_pairs(topic_ptr, topic_terms, topic_counts, term_ptr, term_topics, col
     pairs whose coverage reaches min_coverage, those the bound ruled out, those scored exactly.
 
     topic_ptr/topic_terms/topic_counts: each topic's terms and how often it names each (CSR);
-    term_ptr/term_topics: each term's topics (CSC); cols: the article's terms (vocabulary ids),
+    term_ptr/term_topics/term_counts: the same by term (CSC); cols: the article's terms (vocabulary ids),
     col_ptr/col_passages: the passages holding each (CSR); inverse: 1 / each topic's weight.
     With `use_bound`, a pair is scored only if its low-rank bound (low[t]·low_p[p] +
     rest[t]·rest_p[p] >= the cosine) lets it reach `need[t]` (the threshold × total weight, less
     the slack for rounding). Scores are `topic_match.fuse`'s, in float32."""
     n_topics = len(topic_ptr) - 1
-    local, whole = _article_terms(cols, term_ptr, term_topics, term_weights, n_topics)
+    local, whole = _article_terms(cols, term_ptr, term_topics, term_counts, term_weights, n_topics)
     total = bm25_weight + dense_weight
     bw = np.float32(bm25_weight / total)
     dw = np.float32(dense_weight / total)
@@ -113,11 +113,11 @@ def match_pairs(topic_ptr, topic_terms, topic_counts, term_ptr, term_topics, col
 
 
 @numba.njit(nogil=True, cache=True)
-def coverage_rows(topics, topic_ptr, topic_terms, topic_counts, term_ptr, term_topics, cols, col_ptr,
+def coverage_rows(topics, topic_ptr, topic_terms, topic_counts, term_ptr, term_topics, term_counts, cols, col_ptr,
                   col_passages, term_weights, inverse, n_passages: int):
     """Dense coverage rows (topics × passages, float32) of the given topics (the arguments are
     match_pairs')."""
-    local, _ = _article_terms(cols, term_ptr, term_topics, term_weights, len(topic_ptr) - 1)
+    local, _ = _article_terms(cols, term_ptr, term_topics, term_counts, term_weights, len(topic_ptr) - 1)
     rows = np.zeros((len(topics), n_passages), np.float32)
     for i in range(len(topics)):
         t = topics[i]

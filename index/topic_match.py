@@ -244,8 +244,8 @@ class TopicMatcher:
         np.cumsum(np.fromiter(map(len, columns.values()), np.int64, len(cols)), out=col_ptr[1:])
         col_passages = np.fromiter(chain.from_iterable(columns.values()), np.int64, int(col_ptr[-1]))
         topics, by_term = self.incidence, self._by_term
-        return (topics.indptr, topics.indices, topics.data, by_term.indptr, by_term.indices, cols, col_ptr,
-                col_passages, term_weights, inverse)
+        return (topics.indptr, topics.indices, topics.data, by_term.indptr, by_term.indices, by_term.data, cols,
+                col_ptr, col_passages, term_weights, inverse)
 
     def _low_rank_of(self, passage_vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The passages in the topics' low-rank basis, and the norm of each one's remainder."""

@@ -83,6 +83,31 @@ def test_match_equals_scoring_every_topic_on_every_passage(seed, weights, thresh
         assert passage == expected[topic_id][1]
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_a_long_article_matches_as_scoring_every_topic_on_every_passage(seed):
+    """Past 64 passages a term's passages take more than one word of bits; topics of one to six
+    words take the paths for one, two and more of their terms in the article."""
+    rng = np.random.default_rng(100 + seed)
+    dimension, n_topics, n_passages = 96, 800, int(rng.integers(65, 140))
+    passage_vectors = unit(rng.standard_normal((n_passages, dimension)))
+    vectors = unit(passage_vectors[rng.integers(n_passages, size=n_topics)]
+                   + rng.standard_normal((n_topics, dimension)) * rng.choice([0.05, 0.3, 10.0], size=(n_topics, 1)))
+    vocabulary = WORDS[:120]  # few words, so that topics share passages with the article
+    topics = [Topic(id=i, chat_id=i, query=parse_topic(" ".join(rng.choice(vocabulary, size=int(rng.integers(1, 7)),
+                                                                           replace=False))),
+                    threshold=float(rng.choice(HIGH)) if i % 2 else None) for i in range(n_topics)]
+    tokens = [list(rng.choice(vocabulary, size=int(rng.integers(5, 30)))) for _ in range(n_passages)]
+    idf = {w: float(rng.uniform(0.1, 5.0)) for w in vocabulary}
+    config = RetrievalConfig()
+    matcher = TopicMatcher(topics, vectors, config, default_threshold=0.6)
+    found = {m.topic.id: (m.score, m.passage) for m in matcher.match(10, tokens, passage_vectors, idf, "")}
+    expected = brute_force(topics, vectors, config, 0.6, 10, tokens, passage_vectors, idf, "")
+    assert expected and set(found) == set(expected)
+    for topic_id, (score, passage) in found.items():
+        assert score == pytest.approx(expected[topic_id][0], abs=1e-5)
+        assert passage == expected[topic_id][1]
+
+
 def test_no_topics_and_no_passages_match_nothing():
     config = RetrievalConfig()
     empty = TopicMatcher([], np.zeros((0, 8), np.float32), config, 0.6)
