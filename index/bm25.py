@@ -253,6 +253,12 @@ class Bm25Index:
             scores = scores + self._plus_constant(ids, terms)
         return _best(docs, scores, k)
 
+    def warm(self) -> None:
+        """Compile the top-k loop for this index's arrays now (or load it from numba's cache), so
+        that the first question does not wait for it."""
+        if self.size and self.vocab:
+            self.top([next(iter(self.vocab))], 1)
+
     @contextmanager
     def _scratch(self, block: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """A zeroed accumulator, found-flags and found-list for one block of documents, returned
