@@ -151,7 +151,7 @@ class TopicMatcher:
         self._need = (self.thresholds * total - self.SLACK * dense_w).astype(np.float32)
         self._basis, self._low, self._rest = self._low_rank(self.vectors)
         self._weights_of: tuple[object, np.ndarray, np.ndarray] | None = None
-        self.last_pairs = PairCounts(0, 0, 0)  # of the last match: what the tests and the bench read
+        self.last_pairs = PairCounts(0, 0, 0)  # of the last match (tests read it to see which checks ran)
 
     @classmethod
     def _low_rank(cls, vectors: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
