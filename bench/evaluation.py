@@ -129,12 +129,14 @@ def pool_engine(config: Config, eval_dir: Path, pool: str, cache_dir: Path) -> E
 def evaluate(engine: Engine, questions: list[Question], modes=("bm25", "dense", "hybrid"),
              use_now: bool = True, progress: Callable[[int], None] | None = None,
              unanswerable: list[tuple[str, date]] | None = None,
-             wire: Engine | None = None) -> dict:
+             wire: Engine | None = None, details: Callable[[dict], None] | None = None) -> dict:
     """Per mode: article recall@1/5/10 and MRR; over the answerable questions, the answer in the
     first quote, in the (up to three) quotes, in the reply (quotes and their titles), and "nothing"
     said (missed answers); the first quote's article gold (right date); and the share of
     unanswerable questions given quotes (false answers): the written ones asked of this pool, and
-    the dev questions asked of the Reuters wire store `wire` when given."""
+    the dev questions asked of the Reuters wire store `wire` when given. `details` is handed one
+    record per question and mode (its rank, quotes and which counts it met), so that a miss can be
+    read rather than guessed at."""
     results = {}
     for mode in modes:
         hits = {1: 0, 5: 0, 10: 0}
@@ -156,6 +158,8 @@ def evaluate(engine: Engine, questions: list[Question], modes=("bm25", "dense", 
                 reply += answer_in(q.answer, texts + [x.title for x in answer.quotes])
                 missed += answer.no_answer
             right_date += bool(answer.quotes and answer.quotes[0].article_id in q.gold)
+            if details:
+                details(question_record(q, mode, answer, rank))
             if progress:
                 progress(1)
         n = len(questions) or 1
@@ -177,6 +181,20 @@ def evaluate(engine: Engine, questions: list[Question], modes=("bm25", "dense", 
             "questions": len(questions), "ms_per_question": 1000 * elapsed / n,
         }
     return results
+
+
+def question_record(q: Question, mode: str, answer, rank: int | None) -> dict:
+    """One question's outcome under one mode, as `newsbot eval --details` writes it."""
+    texts = [x.text for x in answer.quotes]
+    return {
+        "qid": q.qid, "mode": mode, "question": q.question, "answer": q.answer, "asked": q.asked.isoformat(),
+        "gold": sorted(q.gold), "rank": rank, "answerable": q.answer_in_gold_text,
+        "first_quote": answer_in(q.answer, texts[:1]), "in_quotes": answer_in(q.answer, texts),
+        "in_reply": answer_in(q.answer, texts + [x.title for x in answer.quotes]), "no_answer": answer.no_answer,
+        "quotes": [{"text": x.text, "article_id": x.article_id, "title": x.title, "date": x.date}
+                   for x in answer.quotes],
+        "articles": answer.articles[:5],
+    }
 
 
 COLUMNS = [("recall@1", "R@1"), ("recall@5", "R@5"), ("recall@10", "R@10"), ("mrr", "MRR"),

@@ -298,9 +298,11 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
             unanswerable = evaluation.load_unanswerable()
             wire = stack.enter_context(evaluation.pool_engine(config, eval_dir, evaluation.REUTERS_POOL, cache))
             _index(wire)
+        details = stack.enter_context(open(args.details, "w", encoding="utf-8")) if args.details else None
+        write = (lambda record: details.write(json.dumps(record, ensure_ascii=False) + "\n")) if details else None
         with progress_bar(len(questions) * len(modes), "questions") as advance:
             results = evaluation.evaluate(engine, questions, modes, use_now=not args.no_now, progress=advance,
-                                          unanswerable=unanswerable, wire=wire)
+                                          unanswerable=unanswerable, wire=wire, details=write)
     title = (f"{args.pool}: {len(questions)} dev questions, "
              f"{'question date as now' if not args.no_now else 'no date given'}")
     if args.json:
@@ -521,6 +523,9 @@ def _development_commands(command) -> None:
     p.add_argument("--feedback", type=int, default=0, metavar="N",
                    help="with --alerts: judge the first N alerts of each topic by the labels, score the rest")
     p.add_argument("--json", action="store_true", help="the results as JSON")
+    p.add_argument("--details", metavar="PATH",
+                   help="write one JSON line per question and mode (rank, quotes, which counts it met) to PATH; "
+                        "it quotes the publishers' texts, so keep it outside the repository")
     p.set_defaults(func=cmd_eval)
 
     p = command("bench", "speed, memory and scale beside rank-bm25, bm25s and numpy, on ../shared/eval")
