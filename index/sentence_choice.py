@@ -10,7 +10,9 @@ answer is what the question does not already say — and so does one in a passag
 high. A sentence that names its subject only by reference ("The company …") takes the bonus of the
 sentence before it when that one names something of the asked kind, and is quoted with it; so does
 one that describes the asked thing ("the wildly popular South Korean show" for "which show") when
-the name before it is the more salient. A stored question is not its own answer (`answer_key`).
+the name before it is the more salient; and a sentence that sets the answer up ("it's a nostalgic
+treat") is quoted with the next, when that one says a more salient new name ("the cheese Danish").
+A stored question is not its own answer (`answer_key`).
 """
 
 from __future__ import annotations
@@ -192,7 +194,9 @@ def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
     """For each sentence i: (score, first, last sentence of its quote). The quote is sentence i
     alone; or i-1..i when sentence i names its subject only by reference ("The company …") and the
     sentence before names something of the asked kind: that pair is what answers (so too when sentence
-    i describes the asked thing, "the wildly popular show", and the one before names it); or, for a quiz's
+    i describes the asked thing, "the wildly popular show", and the one before names it); or i..i+1 when
+    the next sentence, holding none of the question's words, names a more salient new thing of the
+    asked kind than sentence i (it says what sentence i sets up); or, for a quiz's
     question, its answer key's entry. `found_only`: only the `quotable_sentences` of the hit can
     score, unless none of them holds the question's words (an article found on meaning alone:
     its words are elsewhere, and the whole article is read). An alert's best quote reads the
@@ -208,8 +212,8 @@ def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
     evidence = sentence_evidence(article, idf, terms, quotable_sentences(article, hit)) if found_only else []
     if not any(evidence):
         evidence = sentence_evidence(article, idf, terms)
-    # only sentences with evidence (and the one before each, for a reference back) are candidates
-    wanted = {j for i, e in enumerate(evidence) if e > 0 for j in (i - 1, i) if j >= 0}
+    # only sentences with evidence (and the ones beside each: a reference back, a name said next)
+    wanted = {j for i, e in enumerate(evidence) if e > 0 for j in (i - 1, i, i + 1) if 0 <= j < len(texts)}
     names = {i: new_name_tokens(texts[i], asked) for i in wanted} if terms.kind == NAME else {}
     has_new = {i: bool(names[i]) if terms.kind == NAME else holds_new(terms.kind, texts[i], asked)
                for i in wanted} if terms.kind else {}
@@ -244,16 +248,25 @@ def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
                 REFERS_BACK.match(texts[i]) or _describes(texts[i], terms.nouns)):
             score += name_bonus(i - 1)
             first = i - 1
-        out.append(_asking(texts, i, score, first))
+        last = i
+        if terms.kind == NAME and first == i and i + 1 < len(texts) and has_new.get(i + 1) and evidence[i + 1] <= 0:
+            # "… a nostalgic treat from three decades ago." then "… bringing back the cheese Danish":
+            # the sentence that holds the question's words sets up a name the next one says
+            own = name_bonus(i) if has_new.get(i) else 0.0
+            after = name_bonus(i + 1)
+            if after > own:
+                score += after - own
+                last = i + 1
+        out.append(_asking(texts, i, score, first, last))
     return out
 
 
-def _asking(texts: list[str], i: int, score: float, first: int) -> tuple[float, int, int]:
+def _asking(texts: list[str], i: int, score: float, first: int, last: int) -> tuple[float, int, int]:
     """A stored question (or a quiz item's statement before its question) is quoted by its answer
     key's entry when the quiz has one, and is otherwise a weak candidate."""
     q = asked_at(texts, i)
     if q is None:
-        return score, first, i
+        return score, first, last
     key = answer_key(texts, q)
     if key is None:
         return (score * ASKING_FACTOR, first, i) if q == i else (score, first, i)

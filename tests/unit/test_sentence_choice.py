@@ -139,6 +139,27 @@ def test_a_sentence_describing_the_asked_thing_is_quoted_with_the_one_naming_it(
     assert last == first + 1
 
 
+def test_a_sentence_setting_up_the_answer_is_quoted_with_the_next_one_naming_it(make_article):
+    article = make_article(
+        "Merrow Bakeries said its autumn menu would skip the usual pumpkin flavours.\n\n"
+        "Instead, its new treat for the autumn is an old favourite from the 1980s.\n\n"
+        "From Monday the chain is bringing back the Alder Twist, a honey pastry. The Alder Twist sold "
+        "out within weeks when it was first made.\n\nThe Alder Twist costs two crowns.",
+        title="Merrow Bakeries revives a pastry")
+    texts = [s.text for s in article.sentences]
+    first, last = best(article, "Which new treat did Merrow Bakeries add for the autumn?")
+    assert texts[first].startswith("Instead, its new treat")  # holds the question's words
+    assert "Alder Twist" in texts[last] and last == first + 1  # and is quoted with the name it sets up
+
+
+def test_a_sentence_that_names_the_answer_itself_is_quoted_alone(make_article):
+    article = make_article(
+        "The Alder Twist is the new treat Merrow Bakeries added for the autumn.\n\n"
+        "Sales of the Alder Twist and of the Merrow Loaf rose in the first week.",
+        title="A pastry returns")
+    assert best(article, "Which new treat did Merrow Bakeries add for the autumn?") == (0, 0)
+
+
 def _long_article(make_article):
     """A live blog of 60 paragraphs, each a passage of its own (passages never cross paragraphs)."""
     paragraphs = [f"Update {n}: crews cleared fallen trees on road {n} in the valley." for n in range(60)]
