@@ -35,9 +35,11 @@ _SAID_Q = re.compile(r"\bwhat (?:did|does|do|has|have|had|will|would) (?:[\w'’
 _QUOTATION = re.compile(r"[“”\"]")
 # who / whom / whose, where, and which/what followed by a noun ("which company", "what country"):
 # the answer is something with a name.
+# "What is it called?", "What is her name?": a name asked for in so many words.
 _NAME_Q = re.compile(
     r"\b(?:who|whom|whose|where)\b|\bwhich\b|\bwhat (?!(?:is|was|are|were|did|does|do|has|have|had|will|"
-    r"would|can|could|should|happened|happens|caused|made|makes|led)\b)[a-z-]+", re.I)
+    r"would|can|could|should|happened|happens|caused|made|makes|led)\b)[a-z-]+|"
+    r"\bwhat (?:is|was|are|were|will be)\b(?: [\w'’-]+){0,3}? (?:called|named|name|names)\b", re.I)
 
 _SPECIFIC_TIME = re.compile(
     r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tonight|"

@@ -33,6 +33,10 @@ def test_the_kind_of_fact_asked():
     assert asked_kind("When did Kestrel Mobile sign the deal?") == WHEN
     assert asked_kind("What did the governor say about the rate cut?") == SAID
     assert asked_kind("What happened at the harbour?") is None
+    assert asked_kind("The most infectious variant yet has arrived. What is it called?") == NAME
+    assert asked_kind("What is her name?") == NAME
+    assert asked_kind("What is the rule called?") == NAME
+    assert asked_kind("What is the capital of Valdoria?") is None  # not a name asked in so many words
 
 
 def test_what_someone_said_is_answered_by_their_words():
