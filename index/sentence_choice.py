@@ -195,8 +195,9 @@ def sentence_spans(article: Article, hit: ArticleHit, idf: dict[str, float],
     alone; or i-1..i when sentence i names its subject only by reference ("The company …") and the
     sentence before names something of the asked kind: that pair is what answers (so too when sentence
     i describes the asked thing, "the wildly popular show", and the one before names it); or i..i+1 when
-    the next sentence, holding none of the question's words, names a more salient new thing of the
-    asked kind than sentence i (it says what sentence i sets up); or, for a quiz's
+    the next sentence, no candidate itself (none of the question's words, or outside what was
+    found), names a more salient new thing of the asked kind than sentence i (it says what sentence
+    i sets up); or, for a quiz's
     question, its answer key's entry. `found_only`: only the `quotable_sentences` of the hit can
     score, unless none of them holds the question's words (an article found on meaning alone:
     its words are elsewhere, and the whole article is read). An alert's best quote reads the
