@@ -166,12 +166,18 @@ def evaluate(engine: Engine, questions: list[Question], modes=("bm25", "dense", 
         elapsed = time.perf_counter() - started
         false = asked = 0
         for text, day in unanswerable or []:
-            false += not engine.answer(text, now=day if use_now else None, mode=mode).no_answer
+            answer = engine.answer(text, now=day if use_now else None, mode=mode)
+            false += not answer.no_answer
             asked += 1
+            if details:
+                details(unanswerable_record("written", text, day, mode, answer))
         if wire is not None:
             for q in questions:
-                false += not wire.answer(q.question, now=q.asked if use_now else None, mode=mode).no_answer
+                answer = wire.answer(q.question, now=q.asked if use_now else None, mode=mode)
+                false += not answer.no_answer
                 asked += 1
+                if details:
+                    details(unanswerable_record("wire", q.question, q.asked, mode, answer))
         results[mode] = {
             "recall@1": hits[1] / n, "recall@5": hits[5] / n, "recall@10": hits[10] / n,
             "mrr": rr / n, "first_quote": first / (answerable or 1), "answer_in_quote": three / (answerable or 1),
@@ -187,7 +193,7 @@ def question_record(q: Question, mode: str, answer, rank: int | None) -> dict:
     """One question's outcome under one mode, as `newsbot eval --details` writes it."""
     texts = [x.text for x in answer.quotes]
     return {
-        "qid": q.qid, "mode": mode, "question": q.question, "answer": q.answer, "asked": q.asked.isoformat(),
+        "set": "dev", "qid": q.qid, "mode": mode, "question": q.question, "answer": q.answer, "asked": q.asked.isoformat(),
         "gold": sorted(q.gold), "rank": rank, "answerable": q.answer_in_gold_text,
         "first_quote": answer_in(q.answer, texts[:1]), "in_quotes": answer_in(q.answer, texts),
         "in_reply": answer_in(q.answer, texts + [x.title for x in answer.quotes]), "no_answer": answer.no_answer,
@@ -195,6 +201,15 @@ def question_record(q: Question, mode: str, answer, rank: int | None) -> dict:
                    for x in answer.quotes],
         "articles": answer.articles[:5],
     }
+
+
+def unanswerable_record(kind: str, question: str, asked: date, mode: str, answer) -> dict:
+    """One unanswerable question's outcome: any quote it got is a false answer. `kind`: "written"
+    (asked of the pool) or "wire" (a dev question asked of the 1987 wire store)."""
+    return {"set": f"unanswerable:{kind}", "mode": mode, "question": question, "asked": asked.isoformat(),
+            "no_answer": answer.no_answer, "note": answer.note,
+            "quotes": [{"text": x.text, "article_id": x.article_id, "title": x.title, "date": x.date}
+                       for x in answer.quotes]}
 
 
 COLUMNS = [("recall@1", "R@1"), ("recall@5", "R@5"), ("recall@10", "R@10"), ("mrr", "MRR"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bench.evaluation import Question, question_record
+from bench.evaluation import Question, question_record, unanswerable_record
 from index.answers import Answer, Quote
 
 QUESTION = Question(qid="q1", question="Which company opened the factory?", answer="Brightgrid",
@@ -22,6 +22,7 @@ def test_an_answer_in_the_second_quote_counts_for_three_quotes_not_the_first():
     record = question_record(QUESTION, "hybrid", answer, rank=2)
     assert (record["first_quote"], record["in_quotes"], record["in_reply"]) == (False, True, True)
     assert record["rank"] == 2 and record["mode"] == "hybrid" and record["asked"] == "2026-09-20"
+    assert record["set"] == "dev"
     assert [q["article_id"] for q in record["quotes"]] == ["a1", "a2"]
 
 
@@ -35,3 +36,10 @@ def test_nothing_said_is_recorded_with_no_quotes_and_no_rank():
     record = question_record(QUESTION, "dense", Answer(QUESTION.question, True), rank=None)
     assert record["no_answer"] is True and record["quotes"] == [] and record["rank"] is None
     assert not record["in_reply"]
+
+
+def test_an_unanswerable_question_given_quotes_is_recorded_as_a_false_answer():
+    answer = Answer("What is the capital of Mongolia?", False, [quote("A capital increase was approved.", "w1")])
+    record = unanswerable_record("wire", answer.question, date(2022, 6, 1), "hybrid", answer)
+    assert record["set"] == "unanswerable:wire" and record["no_answer"] is False
+    assert [q["text"] for q in record["quotes"]] == ["A capital increase was approved."]
