@@ -12,7 +12,9 @@ sentence before it when that one names something of the asked kind, and is quote
 one that describes the asked thing ("the wildly popular South Korean show" for "which show") when
 the name before it is the more salient; and a sentence that sets the answer up ("it's a nostalgic
 treat") is quoted with the next, when that one says a more salient new name ("the cheese Danish").
-A stored question is not its own answer (`answer_key`).
+A stored question is not its own answer (`answer_key`). A question that opens with a statement
+("King Charles III became Britain's new monarch … Who is next in line?") restates its story there:
+those words found the story, and in choosing the sentence they count less than the question's own.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from .timeparse import GENERIC
 from .tokenize import tokenize
 
 ENTITY_SHARE = 0.4
+# A term said only in the question's preamble counts this much of its idf in a sentence's evidence:
+# the preamble restates the story (its lede), the question proper asks what the answer adds.
+PREAMBLE_WEIGHT = 0.3
 ANSWER_TYPE_BONUS = 0.3
 # "Which X …?" asks for the story's subject, which the story names again and again (and its headline
 # names) while the question hides it: a new name's bonus grows with how often the article uses it.
@@ -54,6 +59,10 @@ class QuestionTerms:
     kind: str | None
     nouns: frozenset[str] = frozenset()  # the asked thing ("how many jobs" → jobs)
     increment: bool = False  # "how many more": a "180 more jobs" answers
+    # words said only in a preamble before the question proper ("King Charles III became Britain's
+    # new monarch … Who is next in line?"): they found the story, the question's own words find the
+    # sentence that answers (PREAMBLE_WEIGHT)
+    preamble: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, question: str) -> "QuestionTerms":
@@ -62,9 +71,11 @@ class QuestionTerms:
         body = " ".join(words[1:]) if words else ""
         entities = set(tokenize(" ".join(_ENTITY_WORD.findall(body))))
         all_terms = set(tokenize(question))
-        kind = asked_kind(question)
+        ask = asked_sentence(question)
+        kind = asked_kind(ask) or asked_kind(question)
+        preamble = frozenset(all_terms - set(tokenize(ask)) - entities) if ask != question else frozenset()
         return cls(frozenset(entities & all_terms), frozenset(all_terms - entities), kind,
-                   asked_nouns(question) if kind in (NUMBER, NAME) else frozenset(), asks_increment(question))
+                   asked_nouns(ask) if kind in (NUMBER, NAME) else frozenset(), asks_increment(ask), preamble)
 
     @property
     def tokens(self) -> frozenset[str]:
@@ -72,6 +83,26 @@ class QuestionTerms:
 
 
 _ENTITY_WORD = re.compile(r"(?<![\w'])(?:[A-Z][\w'’.-]*|[\w'’-]*\d[\w'’-]*)")
+
+
+# a sentence end inside a question: ". " before a capital, not after an initial or a title ("Dr.", "U.S.")
+_QUESTION_BREAK = re.compile(r"(?<=[.!?…])[\"”’)]?\s+(?=[\"“‘(]?[A-Z])")
+_ABBREVIATION = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Gov|Sen|Rep|Gen|Lt|Col|vs|No))\.$")
+
+
+def asked_sentence(question: str) -> str:
+    """The question proper: the last sentence that asks (ends with "?"), when a preamble of one or
+    more statements comes first; otherwise the whole question."""
+    parts: list[str] = []
+    for part in _QUESTION_BREAK.split(question.strip()):
+        if parts and _ABBREVIATION.search(parts[-1]):
+            parts[-1] = f"{parts[-1]} {part}"
+        else:
+            parts.append(part)
+    if len(parts) < 2:
+        return question
+    asking = [p for p in parts if p.rstrip().rstrip("\"”’)").endswith("?")]
+    return asking[-1] if asking else question
 
 
 def lede_prior(index: int) -> float:
@@ -162,8 +193,10 @@ def sentence_evidence(article: Article, idf: dict[str, float], terms: QuestionTe
                       kept: list[int] | None = None) -> list[float]:
     """Share (0..1) of the question's idf-weighted terms each sentence holds (entities in context);
     0 for a sentence outside `kept` (sorted indexes; None: all)."""
+    preamble = terms.preamble
+
     def weight(ts) -> float:
-        return sum(idf.get(t, 0.0) for t in ts)
+        return sum(idf.get(t, 0.0) * (PREAMBLE_WEIGHT if t in preamble else 1.0) for t in ts)
 
     entity_total, focus_total = weight(terms.entities), weight(terms.focus)
     if entity_total and focus_total:

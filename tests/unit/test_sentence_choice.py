@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from index.answer_type import NAME, NUMBER, SAID, WHEN, asked_kind, holds_new, asked_nouns, new_names, numbers_near
 from index.retrieval import ArticleHit
-from index.sentence_choice import (_TOKENS_CACHE, ArticleTokens, QuestionTerms, article_tokens, quotable_sentences,
-                                   sentence_spans, sentence_tokens)
+from index.sentence_choice import (_TOKENS_CACHE, ArticleTokens, QuestionTerms, article_tokens, asked_sentence,
+                                   quotable_sentences, sentence_spans, sentence_tokens)
 from index.tokenize import tokenize
 
 
@@ -162,6 +162,35 @@ def test_a_sentence_that_names_the_answer_itself_is_quoted_alone(make_article):
         "Sales of the Alder Twist and of the Merrow Loaf rose in the first week.",
         title="A pastry returns")
     assert best(article, "Which new treat did Merrow Bakeries add for the autumn?") == (0, 0)
+
+
+def test_the_question_proper_is_the_last_sentence_that_asks():
+    assert asked_sentence("The harbour flooded on Monday. Which district was hit worst?") == "Which district was hit worst?"
+    assert asked_sentence("Which district was hit worst?") == "Which district was hit worst?"
+    assert asked_sentence("Dr. Vasko spoke in the U.S. capital. What did she say?") == "What did she say?"
+    assert asked_sentence("Ms. Vasko met Mr. Rask. Who spoke first?") == "Who spoke first?"
+    assert asked_sentence("Tell me about the harbour flood. It was bad.") == "Tell me about the harbour flood. It was bad."
+
+
+def test_a_preamble_names_the_story_and_the_question_proper_asks_what_the_answer_adds():
+    terms = QuestionTerms.of("Golfer Kara Whitlow died at age 83 while celebrating with family. "
+                             "How many wins did she accumulate?")
+    assert {"die", "age", "celebr", "famili"} <= terms.preamble  # the story, already known
+    assert not {"win", "accumul"} & terms.preamble  # what is asked
+    assert not {"kara", "whitlow"} & terms.preamble  # names keep their weight: they anchor the topic
+    assert terms.kind == NUMBER and terms.nouns == {"win"}
+
+
+def test_the_sentence_restating_the_preamble_gives_way_to_the_one_answering(make_article):
+    article = make_article(
+        "Kara Whitlow, the professional golfer, died at age 83 while celebrating with family and friends, "
+        "her partner said.\n\n"
+        "Whitlow is considered one of the greatest golfers of all time. She had 88 wins on the tour.",
+        title="Golf great Kara Whitlow dies at 83")
+    texts = [s.text for s in article.sentences]
+    first, last = best(article, "Kara Whitlow, the professional golfer, died at age 83 while celebrating with "
+                                "family. How many wins did she accumulate?")
+    assert "88 wins" in " ".join(texts[first : last + 1])
 
 
 def _long_article(make_article):
