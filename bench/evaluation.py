@@ -193,8 +193,8 @@ def question_record(q: Question, mode: str, answer, rank: int | None) -> dict:
     """One question's outcome under one mode, as `newsbot eval --details` writes it."""
     texts = [x.text for x in answer.quotes]
     return {
-        "set": "dev", "qid": q.qid, "mode": mode, "question": q.question, "answer": q.answer, "asked": q.asked.isoformat(),
-        "gold": sorted(q.gold), "rank": rank, "answerable": q.answer_in_gold_text,
+        "set": "dev", "qid": q.qid, "mode": mode, "question": q.question, "answer": q.answer,
+        "asked": q.asked.isoformat(), "gold": sorted(q.gold), "rank": rank, "answerable": q.answer_in_gold_text,
         "first_quote": answer_in(q.answer, texts[:1]), "in_quotes": answer_in(q.answer, texts),
         "in_reply": answer_in(q.answer, texts + [x.title for x in answer.quotes]), "no_answer": answer.no_answer,
         "quotes": [{"text": x.text, "article_id": x.article_id, "title": x.title, "date": x.date}
