@@ -165,11 +165,13 @@ def test_a_sentence_that_names_the_answer_itself_is_quoted_alone(make_article):
 
 
 def test_the_question_proper_is_the_last_sentence_that_asks():
-    assert asked_sentence("The harbour flooded on Monday. Which district was hit worst?") == "Which district was hit worst?"
-    assert asked_sentence("Which district was hit worst?") == "Which district was hit worst?"
+    worst = "Which district was hit worst?"
+    assert asked_sentence(f"The harbour flooded on Monday. {worst}") == worst
+    assert asked_sentence(worst) == worst
     assert asked_sentence("Dr. Vasko spoke in the U.S. capital. What did she say?") == "What did she say?"
     assert asked_sentence("Ms. Vasko met Mr. Rask. Who spoke first?") == "Who spoke first?"
-    assert asked_sentence("Tell me about the harbour flood. It was bad.") == "Tell me about the harbour flood. It was bad."
+    no_question = "Tell me about the harbour flood. It was bad."
+    assert asked_sentence(no_question) == no_question
 
 
 def test_a_preamble_names_the_story_and_the_question_proper_asks_what_the_answer_adds():
