@@ -26,7 +26,7 @@ from .sentence_choice import QuestionTerms, lede_prior, sentence_scores
 from .tokenize import tokenize
 from .topic_match import Topic, TopicMatch, TopicMatcher, fuse
 from .topic_profile import ProfileSettings, TopicProfile, build_profile
-from .topics import DELIVERIES, TopicError, TopicQuery, parse_topic
+from .topics import DELIVERIES, TopicError, TopicQuery, article_screen, parse_topic
 
 MATCH_BATCH = 200
 THRESHOLD_STEP = 0.05
@@ -284,12 +284,13 @@ class Alerts:
         alerts: list[Alert] = []
         for article in articles:
             passage_texts = [passage_text(article, p.index, titles) for p in article.passages]
+            tokens = [tokenize(t) for t in passage_texts]
             matches = matcher.match(
                 article.seq,
-                [tokenize(t) for t in passage_texts],
+                tokens,
                 np.vstack([vectors[text_hash(t)] for t in passage_texts]),
                 idf,
-                f"{article.title}\n{article.text}",
+                article_screen(article.title, article.text, [p.text for p in article.passages], tokens),
             )
             best: dict[int, TopicMatch] = {}
             for m in matches:  # one alert per chat: the topic that matched best names it

@@ -192,8 +192,9 @@ class TopicMatcher:
         return weights, inverse
 
     def match(self, seq: int, passage_tokens: Sequence[Sequence[str]], passage_vectors: np.ndarray,
-              idf: dict[str, float], text: str) -> list[TopicMatch]:
-        """Topics the article (seq, its passages' tokens and vectors, title + text) matches.
+              idf: dict[str, float], text: str | FilterText) -> list[TopicMatch]:
+        """Topics the article (seq, its passages' tokens and vectors, title + text, or the
+        filters' view of them: `topics.article_screen`) matches.
         `idf` weighs every topic term (Bm25Index.term_weights). Topics that need coverage go
         (topic, passage) pair by pair (`topic_kernel`): coverage of those sharing a term, the
         passages where each can still reach its threshold, the cosine bound, then exact
@@ -221,7 +222,7 @@ class TopicMatcher:
             coverage = topic_kernel.coverage_rows(always, *article, len(passage_tokens))
             found.append(self._dense_hits(always, coverage, passage_vectors))
         topics, scores, passages = (np.concatenate(parts) for parts in zip(*found))
-        screen = FilterText(text)  # one article, perhaps thousands of topics to filter
+        screen = text if isinstance(text, FilterText) else FilterText(text)  # one article, many topics
         return [
             TopicMatch(self.topics[topics[i]], float(scores[i]), int(passages[i]))
             for i in np.argsort(topics, kind="stable")

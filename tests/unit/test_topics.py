@@ -2,8 +2,11 @@
 
 import pytest
 
+from index.articles import build_article
+from index.models import RawDocument
 from index.outbox import next_digest, retry_delay
-from index.topics import FilterText, TopicError, parse_topic
+from index.tokenize import tokenize
+from index.topics import FilterText, TopicError, article_screen, parse_topic
 
 
 def test_plain_words_are_the_scored_terms():
@@ -39,6 +42,37 @@ def test_one_prepared_article_text_filters_every_topic_as_the_text_itself_does()
         assert [q.admits(screen) for q in topics] == [q.admits(text) for q in topics]
     untouched = FilterText("Any text")
     assert topics[2].admits(untouched) and "lowered" not in vars(untouched)  # no filters: nothing prepared
+
+
+STORY = RawDocument(origin="t", title="Harbour levy: what changes", text=(
+    "The port's new levy starts on Monday. Dock workers, who struck in May, say the U.S.-built cranes "
+    "will not be covered.\n\nMr. O'Brien, the harbour master, said fees rise 4.5% – the first rise "
+    "since 2019. Fishermen’s groups object."))
+
+
+def test_an_articles_filter_view_takes_its_tokens_from_its_passages():
+    """Alerts tokenise an article's passages to match it; the filters' view reuses those tokens
+    (the text's words are the passages' words) instead of tokenising the whole text again."""
+    article = build_article(STORY, passage_words=12)
+    assert len(article.passages) > 1
+    passage_tokens = [tokenize(p.text) for p in article.passages]
+    screen = article_screen(article.title, article.text, [p.text for p in article.passages], passage_tokens)
+    whole = f"{article.title}\n{article.text}"
+    assert screen.text == whole
+    assert "tokens" in vars(screen)  # prepared from the passages
+    assert screen.tokens == FilterText(whole).tokens
+    for topic in ("harbour -football", "harbour -fishermen", "levy -changes", '"harbour master" -crane'):
+        assert parse_topic(topic).admits(screen) == parse_topic(topic).admits(whole)
+
+
+def test_passages_that_do_not_hold_the_text_leave_the_filters_reading_the_text():
+    """A passage list that lost a sentence (a store written by another version, say) must not let
+    an excluded word through: the view then tokenises the text itself."""
+    article = build_article(STORY, passage_words=12)
+    kept = article.passages[:-1]
+    screen = article_screen(article.title, article.text, [p.text for p in kept], [tokenize(p.text) for p in kept])
+    assert "tokens" not in vars(screen)
+    assert not parse_topic("harbour -fishermen").admits(screen)  # "Fishermen’s" is in the last passage only
 
 
 def test_a_lone_minus_or_unclosed_quote_is_read_as_a_word():
