@@ -63,27 +63,12 @@ class Bm25Index:
 
     # -- building ---------------------------------------------------------------------------
     def add(self, documents: Iterable[Sequence[str]]) -> None:
-        start = self._pending_docs
-        rows: list[int] = []
-        cols: list[int] = []
-        vals: list[int] = []
-        lengths: list[int] = []
-        vocab = self.vocab
-        for offset, tokens in enumerate(documents, start=start):
-            counts = Counter(tokens)
-            for term in counts:  # new terms are numbered in first-seen order
-                if term not in vocab:
-                    vocab[term] = len(vocab)
-            cols.extend(map(vocab.__getitem__, counts))
-            vals.extend(counts.values())
-            rows.extend([offset] * len(counts))
-            lengths.append(len(tokens))
-        if not lengths:
+        chunk = count_postings(documents, self.vocab, self._pending_docs)
+        if chunk is None:
             return
-        counts = np.minimum(np.asarray(vals, np.int64), np.iinfo(TF_DTYPE).max).astype(TF_DTYPE)
-        self._pending.append((np.asarray(rows, np.int32), np.asarray(cols, np.int32), counts))
-        self._pending_len.append(np.asarray(lengths, np.float32))
-        self._pending_docs += len(lengths)
+        self._pending.append(chunk[:3])
+        self._pending_len.append(chunk[3])
+        self._pending_docs += len(chunk[3])
         self._idf_cache = None
 
     def _term_id(self, term: str) -> int:
@@ -104,23 +89,7 @@ class Bm25Index:
         if not self._pending:
             return
         n_terms = len(self.vocab)
-        counts = np.zeros(n_terms, np.int64)
-        for _, cols, _ in self._pending:
-            counts += np.bincount(cols, minlength=n_terms)
-        indptr = np.zeros(n_terms + 1, np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        indices = np.empty(int(indptr[-1]), np.int32)
-        data = np.empty(int(indptr[-1]), TF_DTYPE)
-        free = indptr[:-1].copy()  # each term's next free slot
-        for rows, cols, values in self._pending:  # in document order
-            order = np.argsort(cols, kind="stable")
-            terms = cols[order]
-            firsts, sizes = np.unique(terms, return_index=True, return_counts=True)[1:]
-            rank = np.arange(len(terms)) - np.repeat(firsts, sizes)  # place within its term, in this addition
-            slots = free[terms] + rank
-            indices[slots] = rows[order]
-            data[slots] = values[order]
-            free[terms[firsts]] += sizes
+        indptr, indices, data = place_postings(self._pending, n_terms)
         self._pending.clear()
         extra = sparse.csc_matrix((data, indices, indptr), shape=(self._pending_docs, n_terms))
         extra.has_sorted_indices = True
@@ -369,7 +338,9 @@ class Bm25Index:
         }
 
     @classmethod
-    def from_arrays(cls, params: Bm25Params, vocab: list[str], arrays) -> "Bm25Index":
+    def from_arrays(cls, params: Bm25Params, vocab: list[str], arrays, known_sorted: bool = False) -> "Bm25Index":
+        """`arrays` may be memory-mapped: nothing here reads every posting when `known_sorted`
+        (a generation that says its postings are sorted: checking would page in all of them)."""
         index = cls(params)
         index.vocab = {t: i for i, t in enumerate(vocab)}
         shape = tuple(int(x) for x in arrays["bm25_shape"])
@@ -378,7 +349,9 @@ class Bm25Index:
         )
         index._doc_len = np.asarray(arrays["bm25_doc_len"], np.float32)
         index._df = np.diff(index._base.indptr).astype(np.int64)
-        if not index._base.has_sorted_indices:  # `top` binary-searches postings
+        if known_sorted:
+            index._base.has_sorted_indices = True
+        elif not index._base.has_sorted_indices:  # `top` binary-searches postings
             index._base.sort_indices()
         return index
 
@@ -387,6 +360,55 @@ class Bm25Index:
         for term, i in self.vocab.items():
             terms[i] = term
         return terms
+
+
+def count_postings(documents: Iterable[Sequence[str]], vocab: dict[str, int], first: int,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """(document numbers from `first`, term ids, counts, lengths) of tokenised documents, as
+    compact arrays (a Python list per document costs ~10x the memory); new terms join `vocab` in
+    first-seen order. None for no documents."""
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[int] = []
+    lengths: list[int] = []
+    for offset, tokens in enumerate(documents, start=first):
+        counts = Counter(tokens)
+        for term in counts:  # new terms are numbered in first-seen order
+            if term not in vocab:
+                vocab[term] = len(vocab)
+        cols.extend(map(vocab.__getitem__, counts))
+        vals.extend(counts.values())
+        rows.extend([offset] * len(counts))
+        lengths.append(len(tokens))
+    if not lengths:
+        return None
+    counts = np.minimum(np.asarray(vals, np.int64), np.iinfo(TF_DTYPE).max).astype(TF_DTYPE)
+    return np.asarray(rows, np.int32), np.asarray(cols, np.int32), counts, np.asarray(lengths, np.float32)
+
+
+def place_postings(chunks: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], n_terms: int,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSC (indptr, document numbers, counts) of (documents, terms, counts) chunks given in
+    document order: each chunk's postings go to their terms' next free slots (a stable sort by
+    term within the chunk keeps each term's documents ascending), so no sort of every posting."""
+    counts = np.zeros(n_terms, np.int64)
+    for _, cols, _ in chunks:
+        counts += np.bincount(cols, minlength=n_terms)
+    indptr = np.zeros(n_terms + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.empty(int(indptr[-1]), np.int32)
+    data = np.empty(int(indptr[-1]), TF_DTYPE)
+    free = indptr[:-1].copy()  # each term's next free slot
+    for rows, cols, values in chunks:  # in document order
+        order = np.argsort(cols, kind="stable")
+        terms = cols[order]
+        firsts, sizes = np.unique(terms, return_index=True, return_counts=True)[1:]
+        rank = np.arange(len(terms)) - np.repeat(firsts, sizes)  # place within its term, in this chunk
+        slots = free[terms] + rank
+        indices[slots] = rows[order]
+        data[slots] = values[order]
+        free[terms[firsts]] += sizes
+    return indptr, indices, data
 
 
 def _best(docs: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

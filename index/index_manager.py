@@ -19,6 +19,7 @@ from pathlib import Path
 from .bm25 import Bm25Params
 from .config import RetrievalConfig
 from .embedding import Embedder, ensure_vectors, text_hash
+from .generation_writer import GenerationWriter
 from .passage_vectors import storage_dtype
 from .search_index import IndexShape, SearchIndex, _fsync_dir, _write, passage_text
 
@@ -156,10 +157,11 @@ class IndexManager:
                     log.warning("%s", exc)
             return added
 
-    def _fill(self, index: SearchIndex, progress: Progress | None, batch: int = 500,
+    def _fill(self, index: SearchIndex | GenerationWriter, progress: Progress | None, batch: int = 500,
               stop: threading.Event | None = None, upto: int | None = None) -> int:
+        """Add the store's articles past the index's (or writer's) watermark, batch by batch."""
         added = 0
-        if upto is None:
+        if upto is None and isinstance(index, SearchIndex):
             index.vectors.reserve(len(index.vectors) + self.store.passages_after(index.watermark))
         while True:
             if stop is not None and stop.is_set():
@@ -185,11 +187,17 @@ class IndexManager:
         Queries keep using the old index until the swap; cached vectors mean nothing is
         re-embedded unless the model or the passages changed. Setting `stop` (a shutdown) ends the
         rebuild between two batches with RebuildStopped, the previous index untouched.
+
+        With a folder for generations (a SQLite store) the new generation is written straight
+        to disk (`GenerationWriter`) and mapped, so the old index and the new one are never both
+        held in memory; a server store's index lives in memory and is built there.
         """
         if not self._rebuild_lock.acquire(blocking=False):
             raise RuntimeError("a rebuild is already running")
         try:
             shape = self._sized_shape()
+            if self.location is not None:
+                return self._rebuild_on_disk(shape, progress, stop)
             fresh = SearchIndex(shape, self.embedder.dimension, self.bm25_params)
             self._fill(fresh, progress, stop=stop)  # private to this thread: catch-ups of the live index go on
             with self._fill_lock:
@@ -199,6 +207,34 @@ class IndexManager:
             return fresh
         finally:
             self._rebuild_lock.release()
+
+    def _rebuild_on_disk(self, shape: IndexShape, progress: Progress | None,
+                         stop: threading.Event | None) -> SearchIndex:
+        self.location.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(dir=self.location, prefix=f"{REBUILD_PREFIX}{os.getpid()}-"))
+        writer = None
+        try:
+            writer = GenerationWriter(folder, shape, self.embedder.dimension)
+            self._fill(writer, progress, stop=stop)  # catch-ups of the live index go on meanwhile
+            with self._fill_lock:
+                self._fill(writer, None)  # articles saved while the rebuild ran
+                writer.finish(self.store.store_id())
+                name = self._publish(folder)
+                fresh = SearchIndex.load(self.location / name, self.bm25_params, mapped=True)
+                self.current, self.shape = fresh, shape
+                self._saved_size = fresh.size
+            return fresh
+        except BaseException as exc:
+            self._discard(writer, folder)
+            if isinstance(exc, OSError) and (clear := _save_error(exc, self.location)):
+                raise clear from exc
+            raise
+
+    @staticmethod
+    def _discard(writer: GenerationWriter | None, folder: Path) -> None:
+        if writer is not None:
+            writer.discard()
+        shutil.rmtree(folder, ignore_errors=True)
 
     @property
     def rebuilding(self) -> bool:
@@ -229,26 +265,60 @@ class IndexManager:
             tmp_folder = Path(tempfile.mkdtemp(dir=self.location, prefix=".tmp-"))
             try:
                 index.save(tmp_folder, store_id=self.store.store_id())
-                existing = sorted(p.name for p in self.location.glob("gen-*"))
-                number = int(existing[-1].split("-")[1]) + 1 if existing else 1
-                name = f"gen-{number:06d}"
-                os.rename(tmp_folder, self.location / name)
-            except OSError as exc:
+                self._publish(tmp_folder, locked=True)
+            except BaseException as exc:
                 shutil.rmtree(tmp_folder, ignore_errors=True)
-                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.EPERM):
-                    raise IndexSaveError(exc.errno, f"cannot save the index in {self.location}: {exc.strerror} "
-                                         "(the previous generation stays in use)") from exc
+                if isinstance(exc, OSError) and (clear := _save_error(exc, self.location)):
+                    raise clear from exc
                 raise
-            except BaseException:
-                shutil.rmtree(tmp_folder, ignore_errors=True)
-                raise
-            pointer = self.location / f"CURRENT.{os.getpid()}.tmp"
-            _write(pointer, lambda f: f.write(name.encode()))
-            os.replace(pointer, self.location / "CURRENT")
-            _fsync_dir(self.location)
             self._saved_size = index.size
-            for old in existing[:-1]:  # nothing names these any more
-                shutil.rmtree(self.location / old, ignore_errors=True)
-            for stale in self.location.glob(".tmp-*"):  # left by a crash mid-write
-                if stale != tmp_folder:
-                    shutil.rmtree(stale, ignore_errors=True)
+
+    def _publish(self, folder: Path, locked: bool = False) -> str:
+        """Rename a written generation folder into place as the next generation and name it in
+        CURRENT; remove older generations and folders left by crashed writes. Returns its name.
+        Holds the store's generation lock unless the caller does (`locked`)."""
+        if not locked:
+            with open(self.location / "LOCK", "a+b") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                return self._publish(folder, locked=True)
+        existing = sorted(p.name for p in self.location.glob("gen-*"))
+        number = int(existing[-1].split("-")[1]) + 1 if existing else 1
+        name = f"gen-{number:06d}"
+        os.rename(folder, self.location / name)
+        pointer = self.location / f"CURRENT.{os.getpid()}.tmp"
+        _write(pointer, lambda f: f.write(name.encode()))
+        os.replace(pointer, self.location / "CURRENT")
+        _fsync_dir(self.location)
+        for old in existing[:-1]:  # nothing names these any more
+            shutil.rmtree(self.location / old, ignore_errors=True)
+        for stale in self.location.glob(".tmp-*"):  # left by a crash mid-write
+            if stale != folder and not _being_written(stale):
+                shutil.rmtree(stale, ignore_errors=True)
+        return name
+
+
+REBUILD_PREFIX = ".tmp-rebuild-"  # + the writing process's id: a rebuild writes its generation for minutes
+
+
+def _being_written(folder: Path) -> bool:
+    """A rebuild's folder whose process is alive (saves of the live index go on meanwhile)."""
+    if not folder.name.startswith(REBUILD_PREFIX):
+        return False
+    pid = folder.name[len(REBUILD_PREFIX):].split("-", 1)[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _save_error(exc: OSError, location: Path) -> IndexSaveError | None:
+    """A full disk or a refused write as one clear line; None for any other error."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.EPERM):
+        return IndexSaveError(exc.errno, f"cannot save the index in {location}: {exc.strerror} "
+                              "(the previous generation stays in use)")
+    return None

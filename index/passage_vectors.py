@@ -27,6 +27,16 @@ def storage_dtype(choice: str, passages: int, sign_codes_from: int) -> str:
     return "int8" if passages >= sign_codes_from else "float16"
 
 
+def quantize(rows: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """float32 unit vectors as stored in `dtype`: (rows, None), or for int8 (rows, a float32
+    scale per row: the row's largest magnitude maps to 127)."""
+    if dtype != "int8":
+        return rows.astype(np.dtype(dtype), copy=False), None
+    scale = np.abs(rows).max(axis=1) / 127.0
+    scale[scale == 0] = 1.0
+    return np.rint(rows / scale[:, None]).astype(np.int8), scale.astype(np.float32)
+
+
 class _Growable:
     """An append-only numpy array with amortised O(1) growth."""
 
@@ -98,13 +108,10 @@ class PassageVectors:
             raise ValueError(f"vectors of shape {rows.shape}, index has dimension {self.dimension}")
         if self._signs is not None:
             self._signs.extend(rows)
-        if self._scale is None:
-            self._rows.extend(rows)  # cast to the storage dtype on assignment
-            return
-        scale = np.abs(rows).max(axis=1) / 127.0
-        scale[scale == 0] = 1.0
-        self._rows.extend(np.rint(rows / scale[:, None]).astype(np.int8))
-        self._scale.extend(scale.astype(np.float32))
+        stored, scale = quantize(rows, self.dtype)
+        self._rows.extend(stored)
+        if self._scale is not None:
+            self._scale.extend(scale)
 
     def take(self, rows: np.ndarray | slice) -> np.ndarray:
         """The given rows as float32 vectors (float16 widened by torch: numpy's conversion is ~5x

@@ -2,7 +2,11 @@
 
 Layout on disk (`<store>.index/`):
     CURRENT            name of the generation readers load ("gen-000003")
-    gen-000003/        meta.json, arrays.npz (postings, passage table), vectors.npy, vocab.json
+    gen-000003/        meta.json (checksums last), arrays.npz (postings' pointers and lengths, the
+                       passage table), bm25_indices.npy and bm25_data.npy (the postings),
+                       vectors.npy (and vector_scale.npy for int8), vocab.json
+The large arrays are files of their own so that a rebuild can map them (`load(mapped=True)`);
+generations written before that keep their postings in arrays.npz and load as before.
 
 A generation is written completely in a fresh folder, fsynced, and only then named in CURRENT via
 an atomic rename: readers never see half a generation, and a crash while writing one leaves the
@@ -145,46 +149,82 @@ class SearchIndex:
             arrays.update(
                 article_seq=self.article_seq.view, passage_idx=self.passage_idx.view, day=self.day.view
             )
-            vectors = self.vectors.arrays()
+            arrays.update(self.vectors.arrays())
             vocab = self.bm25.vocab_list()
             meta = {"shape": asdict(self.shape), "dimension": self.dimension, "watermark": self.watermark,
                     "passages": self.size, "store_id": store_id}
-        _write(folder / "arrays.npz", lambda f: np.savez(f, **arrays))
-        _write(folder / "vectors.npy", lambda f: np.save(f, vectors["vectors"]))
-        if "vector_scale" in vectors:
-            _write(folder / "vector_scale.npy", lambda f: np.save(f, vectors["vector_scale"]))
-        _write(folder / "vocab.json", lambda f: f.write(json.dumps(vocab).encode()))
-        meta["checksums"] = {p.name: _checksum(p) for p in sorted(folder.iterdir())}
-        _write(folder / "meta.json", lambda f: f.write(json.dumps(meta).encode()))
-        _fsync_dir(folder)
+        write_generation(folder, arrays, vocab, meta)
 
     @classmethod
-    def load(cls, folder: Path, bm25_params: Bm25Params) -> "SearchIndex":
+    def load(cls, folder: Path, bm25_params: Bm25Params, mapped: bool = False) -> "SearchIndex":
         """Raises on any damage: files whose checksum differs from the one saved with them (a
         flipped or zeroed block reads as valid numbers), arrays of inconsistent lengths, vectors
-        that are not finite or are all zero (generations saved before checksums existed)."""
+        that are not finite or are all zero (generations saved before checksums existed).
+
+        `mapped`: the large arrays (vectors, postings) are mapped from their files, not read, so
+        loading reads nothing but the checksums' pass through the page cache: a rebuild swaps its
+        generation in beside the old index without holding both in memory (README: Benchmarks)."""
         meta = json.loads((folder / "meta.json").read_text())
-        for name, expected in meta.get("checksums", {}).items():
+        checksums = meta.get("checksums", {})
+        for name, expected in checksums.items():
             if _checksum(folder / name) != expected:
                 raise ValueError(f"{name} does not match its checksum")
         index = cls(IndexShape(**meta["shape"]), meta["dimension"], bm25_params)
-        with np.load(folder / "arrays.npz") as arrays:
-            vocab = json.loads((folder / "vocab.json").read_text())
-            index.bm25 = Bm25Index.from_arrays(bm25_params, vocab, arrays)
-            index.article_seq = _Growable(np.int64, data=arrays["article_seq"])
-            index.passage_idx = _Growable(np.int32, data=arrays["passage_idx"])
-            index.day = _Growable(np.int32, data=arrays["day"])
+        with np.load(folder / "arrays.npz") as packed:
+            arrays = {name: packed[name] for name in packed.files}
+        for name in MAPPABLE:
+            if (folder / f"{name}.npy").is_file():  # generations before mapping kept postings in arrays.npz
+                arrays[name] = _open_array(folder / f"{name}.npy", mapped)
+        vocab = json.loads((folder / "vocab.json").read_text())
+        index.bm25 = Bm25Index.from_arrays(bm25_params, vocab, arrays, known_sorted=meta.get("postings_sorted", False))
+        index.article_seq = _Growable(np.int64, data=arrays["article_seq"])
+        index.passage_idx = _Growable(np.int32, data=arrays["passage_idx"])
+        index.day = _Growable(np.int32, data=arrays["day"])
         dtype = index.shape.vector_dtype
-        scale = np.load(folder / "vector_scale.npy") if dtype == "int8" else None
-        index.vectors = PassageVectors(meta["dimension"], dtype, np.load(folder / "vectors.npy"), scale)
+        scale = arrays.get("vector_scale") if dtype == "int8" else None
+        index.vectors = PassageVectors(meta["dimension"], dtype, arrays["vectors"], scale)
         index.watermark = meta["watermark"]
         index.store_id = meta.get("store_id", "")
         lengths = {index.size, len(index.passage_idx.view), len(index.day.view), len(index.vectors),
                    index.bm25.size, meta["passages"]}
         if len(lengths) != 1:
             raise ValueError(f"inconsistent generation: lengths {sorted(lengths)}")
-        _check_vectors(index.vectors.view)
+        if not (mapped and meta.get("vectors_checked")):  # a mapped check would page every vector in
+            _check_vectors(index.vectors.view)
         return index
+
+
+# arrays saved as .npy files of their own (not inside arrays.npz), so that loading can map them
+MAPPABLE = ("vectors", "vector_scale", "bm25_indices", "bm25_data")
+
+
+def write_generation(folder: Path, arrays: dict[str, np.ndarray], vocab: list[str], meta: dict) -> None:
+    """A generation's files in `folder`, then their checksums in meta.json, written last: the
+    large arrays as .npy files of their own, the rest in arrays.npz. The vectors are checked
+    here (finite, non-zero), so a mapped load need not read them all."""
+    _check_vectors(arrays["vectors"])
+    packed = {name: array for name, array in arrays.items() if name not in MAPPABLE}
+    _write(folder / "arrays.npz", lambda f: np.savez(f, **packed))
+    for name in MAPPABLE:
+        if name in arrays:
+            _write(folder / f"{name}.npy", lambda f, a=arrays[name]: np.save(f, a))
+    _write(folder / "vocab.json", lambda f: f.write(json.dumps(vocab).encode()))
+    finish_generation(folder, meta)
+
+
+def finish_generation(folder: Path, meta: dict) -> None:
+    """meta.json with every file's checksum, then the folder synced: the last step of a write."""
+    meta = {**meta, "postings_sorted": True, "vectors_checked": True,
+            "checksums": {p.name: _checksum(p) for p in sorted(folder.iterdir())}}
+    _write(folder / "meta.json", lambda f: f.write(json.dumps(meta).encode()))
+    _fsync_dir(folder)
+
+
+def _open_array(path: Path, mapped: bool) -> np.ndarray:
+    """A saved array, read, or mapped copy-on-write: pages are read on first use and shared with
+    the page cache, and a write would copy its page, never reach the file (a generation's files
+    never change once written). A plain ndarray view either way (numba and scipy take it as is)."""
+    return np.asarray(np.load(path, mmap_mode="c")) if mapped else np.load(path)
 
 
 def _checksum(path: Path) -> str:

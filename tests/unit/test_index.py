@@ -19,6 +19,7 @@ import pytest
 from index.config import Config, StoreConfig
 from index.embedding import Embedder
 from index.engine import Engine
+from index.generation_writer import GenerationWriter
 from index.ingest import ingest_documents
 from index.models import RawDocument
 from index.search_index import SearchIndex, passage_text
@@ -252,12 +253,11 @@ def test_crash_while_saving_a_rebuild_keeps_the_old_generation(engine, hashing, 
     old_index = engine.index.current
     before = answers(engine)
 
-    def failing_save(self, folder, **kwargs):
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "arrays.npz").write_bytes(b"PK\x03\x04 half written")
+    def failing_finish(self, store_id):  # a rebuild writes its generation straight to disk
+        (self.folder / "arrays.npz").write_bytes(b"PK\x03\x04 half written")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(SearchIndex, "save", failing_save)
+    monkeypatch.setattr(GenerationWriter, "finish", failing_finish)
     with pytest.raises(OSError):
         engine.reindex()
 
