@@ -160,16 +160,23 @@ def main() -> int:
                 ask(engine, questions[len(answered) % len(questions):][:1] or questions[:1], local)
                 answered.append(1)
 
+        samples: list[tuple[float, float]] = []  # (seconds into the rebuild, VmRSS)
+
+        def sample() -> None:
+            while not stop.wait(0.25):
+                samples.append((time.perf_counter() - started, memory_mib()["VmRSS"]))
+
         askers = [threading.Thread(target=keep_asking, daemon=True) for _ in range(args.questions_during)]
-        for thread in askers:
-            thread.start()
         started = time.perf_counter()
+        for thread in [*askers, threading.Thread(target=sample, daemon=True)]:
+            thread.start()
         engine.reindex()
         rebuild_s = time.perf_counter() - started
         stop.set()
         for thread in askers:
             thread.join()
         peak = memory_mib()["VmHWM"]
+        highest = max(samples, key=lambda s: s[1], default=(0.0, 0.0))
         ask(engine, questions[50:100], rng)
         after = memory_mib()
         report = {
@@ -178,6 +185,8 @@ def main() -> int:
             "questions_during_rebuild": len(answered),
             "serving_mib": serving["VmRSS"], "rebuild_peak_mib": peak,
             "peak_over_serving": round(peak / serving["VmRSS"], 2),
+            "highest_sample": {"at_s": round(highest[0], 1), "rss_mib": highest[1]},
+            "rss_mib_every_10s": [rss for at, rss in samples[::40]],
             "serving": serving, "after_rebuild": after,
         }
     finally:
