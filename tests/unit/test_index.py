@@ -318,6 +318,10 @@ def test_truncated_vectors_are_detected_and_rebuilt(engine, hashing):
     _reopen_after_damage(engine, hashing, lambda folder: _truncate(folder / "vectors.npy"))
 
 
+def test_truncated_postings_are_detected_and_rebuilt(engine, hashing):
+    _reopen_after_damage(engine, hashing, lambda folder: _truncate(folder / "bm25_indices.npy"))
+
+
 def test_missing_generation_folder_is_rebuilt(engine, hashing):
     _reopen_after_damage(engine, hashing, lambda folder: shutil.rmtree(folder))
 
