@@ -129,7 +129,7 @@ class GenerationWriter:
         _write(self.folder / "vocab.json", lambda f: f.write(json.dumps(terms).encode()))
         finish_generation(self.folder, {
             "shape": asdict(self.shape), "dimension": self.dimension, "watermark": self.watermark,
-            "passages": n_docs, "store_id": store_id})
+            "passages": n_docs, "store_id": store_id}, vectors_checked=True)
 
     def _merge(self, n_terms: int, nnz: int, index_dtype) -> np.ndarray:
         """bm25_indices.npy and bm25_data.npy from the runs; returns the postings' indptr. A

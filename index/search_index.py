@@ -200,21 +200,21 @@ MAPPABLE = ("vectors", "vector_scale", "bm25_indices", "bm25_data")
 
 def write_generation(folder: Path, arrays: dict[str, np.ndarray], vocab: list[str], meta: dict) -> None:
     """A generation's files in `folder`, then their checksums in meta.json, written last: the
-    large arrays as .npy files of their own, the rest in arrays.npz. The vectors are checked
-    here (finite, non-zero), so a mapped load need not read them all."""
-    _check_vectors(arrays["vectors"])
+    large arrays as .npy files of their own, the rest in arrays.npz."""
     packed = {name: array for name, array in arrays.items() if name not in MAPPABLE}
     _write(folder / "arrays.npz", lambda f: np.savez(f, **packed))
     for name in MAPPABLE:
         if name in arrays:
             _write(folder / f"{name}.npy", lambda f, a=arrays[name]: np.save(f, a))
     _write(folder / "vocab.json", lambda f: f.write(json.dumps(vocab).encode()))
-    finish_generation(folder, meta)
+    finish_generation(folder, meta, vectors_checked=False)
 
 
-def finish_generation(folder: Path, meta: dict) -> None:
-    """meta.json with every file's checksum, then the folder synced: the last step of a write."""
-    meta = {**meta, "postings_sorted": True, "vectors_checked": True,
+def finish_generation(folder: Path, meta: dict, vectors_checked: bool) -> None:
+    """meta.json with every file's checksum, then the folder synced: the last step of a write.
+    `vectors_checked`: every vector was checked as it was written (GenerationWriter), so a mapped
+    load need not read them all to check them again. Postings are always written sorted."""
+    meta = {**meta, "postings_sorted": True, "vectors_checked": vectors_checked,
             "checksums": {p.name: _checksum(p) for p in sorted(folder.iterdir())}}
     _write(folder / "meta.json", lambda f: f.write(json.dumps(meta).encode()))
     _fsync_dir(folder)

@@ -108,6 +108,7 @@ def test_the_writer_writes_the_files_an_index_built_in_memory_saves(demo_store, 
     assert (written / "vectors.npy").read_bytes() == (saved / "vectors.npy").read_bytes()
     meta, their_meta = (json.loads((f / "meta.json").read_text()) for f in (written, saved))
     assert meta.pop("checksums").keys() == their_meta.pop("checksums").keys()
+    assert meta.pop("vectors_checked") and not their_meta.pop("vectors_checked")  # checked as written
     assert meta == their_meta
     assert sorted(p.name for p in written.iterdir()) == sorted(p.name for p in saved.iterdir())  # no part files
 
@@ -167,7 +168,8 @@ def test_a_generation_with_the_postings_in_its_archive_still_loads(demo_store, h
     np.save(old / "vectors.npy", arrays["vectors"])
     shutil.copy(saved / "vocab.json", old / "vocab.json")
     meta = json.loads((saved / "meta.json").read_text())
-    finish_generation(old, {k: v for k, v in meta.items() if k not in ("checksums", "postings_sorted")})
+    finish_generation(old, {k: v for k, v in meta.items() if k not in ("checksums", "postings_sorted")},
+                      vectors_checked=False)
     loaded = SearchIndex.load(old, Bm25Params(), mapped=True)
     expected = SearchIndex.load(saved, Bm25Params())
     assert loaded.size == expected.size
@@ -211,3 +213,31 @@ def test_a_live_rebuilds_folder_survives_other_saves_and_a_dead_ones_does_not(tm
         assert live.is_dir() and not dead.exists() and not crashed.exists()
     finally:
         engine.close()
+
+
+def test_damaged_vectors_are_refused_by_the_writer_and_by_a_mapped_load(demo_store, hashing, tmp_path):
+    """The writer checks vectors as they come (its generations say so, and a mapped load trusts
+    that); a generation that does not say so is checked on a mapped load too."""
+    article = demo_store.store.articles_after(0, limit=1)[0]
+    from index.embedding import text_hash
+    from index.search_index import passage_text, write_generation
+
+    texts = [passage_text(article, p.index, True) for p in article.passages]
+    bad = {text_hash(t): np.full(hashing.dimension, np.nan, np.float32) for t in texts}
+    folder = tmp_path / "w"
+    folder.mkdir()
+    writer = GenerationWriter(folder, IndexShape(model=hashing.key), hashing.dimension)
+    with pytest.raises(ValueError, match="NaN"):
+        writer.add([article], bad)
+    writer.discard()
+
+    saved, _ = _write_both(demo_store.store, hashing, "float32", tmp_path)
+    arrays = _arrays(saved)
+    arrays["vectors"][0] = 0.0
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    meta = json.loads((saved / "meta.json").read_text())
+    write_generation(damaged, arrays, json.loads((saved / "vocab.json").read_text()),
+                     {k: v for k, v in meta.items() if k not in ("checksums", "postings_sorted", "vectors_checked")})
+    with pytest.raises(ValueError, match="all-zero"):
+        SearchIndex.load(damaged, Bm25Params(), mapped=True)
