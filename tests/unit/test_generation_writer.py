@@ -241,3 +241,30 @@ def test_damaged_vectors_are_refused_by_the_writer_and_by_a_mapped_load(demo_sto
                      {k: v for k, v in meta.items() if k not in ("checksums", "postings_sorted", "vectors_checked")})
     with pytest.raises(ValueError, match="all-zero"):
         SearchIndex.load(damaged, Bm25Params(), mapped=True)
+
+
+def test_a_full_disk_while_the_rebuild_writes_is_one_clear_error_and_the_old_index_serves(tmp_path, hashing,
+                                                                                         monkeypatch):
+    import errno
+
+    from index.index_manager import IndexSaveError
+
+    engine = make_engine(tmp_path / "store.db", hashing)
+    try:
+        engine.save_documents(demo_documents(FIRST))
+        engine.open_index()
+        old_index, old, before = engine.index.current, current_gen(engine), answers(engine)
+        monkeypatch.setattr(generation_writer, "RUN_POSTINGS", 10)  # a run is written during the fill
+
+        def full(self):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(GenerationWriter, "_write_run", full)
+        with pytest.raises(IndexSaveError, match="No space left") as raised:
+            engine.reindex()
+        assert str(index_dir(engine)) in str(raised.value)
+        assert engine.index.current is old_index and current_gen(engine) == old
+        assert not list(index_dir(engine).glob(".tmp-*"))
+        assert answers(engine) == before
+    finally:
+        engine.close()
