@@ -22,11 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from .bm25 import TF_DTYPE, count_postings, place_postings
-from .embedding import text_hash
 from .models import Article
 from .passage_vectors import _check_vectors, quantize
-from .search_index import IndexShape, _write, day_number, finish_generation, passage_text
-from .tokenize import tokenize
+from .search_index import IndexShape, _write, finish_generation, passage_rows
 
 RUN_POSTINGS = 4_000_000  # postings gathered before a run is written (~40 MB, and sorting's temporaries)
 MERGE_POSTINGS = 2_000_000  # postings merged at a time (their slices, slots and output: ~70 MB)
@@ -60,35 +58,24 @@ class GenerationWriter:
         articles = [a for a in articles if a.seq > self.watermark]
         if not articles:
             return
-        tokens, seqs, idxs, days, rows = [], [], [], [], []
-        for article in articles:
-            for p in article.passages:
-                text = passage_text(article, p.index, self.shape.titles)
-                tokens.append(tokenize(text))
-                seqs.append(article.seq)
-                idxs.append(p.index)
-                days.append(day_number(article.date))
-                rows.append(vectors[text_hash(text)])
+        rows = passage_rows(articles, vectors, self.shape.titles, self.dimension)
         self.watermark = max(a.seq for a in articles)
-        if not rows:
+        if not rows.tokens:
             return
-        matrix = np.vstack(rows).astype(np.float32)
-        if matrix.shape[1] != self.dimension:
-            raise ValueError(f"vectors of dimension {matrix.shape[1]}, index has {self.dimension}")
-        _check_vectors(matrix)
-        stored, scale = quantize(matrix, self.shape.vector_dtype)
+        _check_vectors(rows.vectors)
+        stored, scale = quantize(rows.vectors, self.shape.vector_dtype)
         self._vectors.write(np.ascontiguousarray(stored).tobytes())
-        chunk = count_postings(tokens, self.vocab, self.passages)
+        chunk = count_postings(rows.tokens, self.vocab, self.passages)
         self._pending.append(chunk[:3])
         self._pending_postings += len(chunk[0])
         columns = self._columns
-        columns["article_seq"].append(np.asarray(seqs, np.int64))
-        columns["passage_idx"].append(np.asarray(idxs, np.int32))
-        columns["day"].append(np.asarray(days, np.int32))
+        columns["article_seq"].append(rows.article_seq)
+        columns["passage_idx"].append(rows.passage_idx)
+        columns["day"].append(rows.day)
         columns["bm25_doc_len"].append(chunk[3])
         if scale is not None:
             columns["vector_scale"].append(scale)
-        self.passages += len(rows)
+        self.passages += len(rows.tokens)
         if self._pending_postings >= RUN_POSTINGS:
             self._write_run()
 

@@ -66,6 +66,36 @@ def passage_text(article: Article, passage_index: int, titles: bool) -> str:
     return f"{article.title}\n{body}" if titles and article.title else body
 
 
+@dataclass(frozen=True)
+class PassageRows:
+    """What indexing takes of a batch of articles: their passages' tokens, places and vectors, in order."""
+
+    tokens: list[list[str]]
+    article_seq: np.ndarray  # int64
+    passage_idx: np.ndarray  # int32
+    day: np.ndarray  # int32, day_number of the article's date
+    vectors: np.ndarray  # float32, a row per passage
+
+
+def passage_rows(articles: list[Article], vectors: dict[str, np.ndarray], titles: bool, dimension: int) -> PassageRows:
+    """The passages of `articles` as indexing adds them, each with its vector from `vectors` (by
+    text hash); raises on a missing vector or one of another dimension."""
+    tokens, seqs, idxs, days, rows = [], [], [], [], []
+    for article in articles:
+        for p in article.passages:
+            text = passage_text(article, p.index, titles)
+            tokens.append(tokenize(text))
+            seqs.append(article.seq)
+            idxs.append(p.index)
+            days.append(day_number(article.date))
+            rows.append(vectors[text_hash(text)])
+    matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dimension), np.float32)
+    if matrix.shape[1] != dimension:
+        raise ValueError(f"vectors of dimension {matrix.shape[1]}, index has {dimension}")
+    return PassageRows(tokens, np.asarray(seqs, np.int64), np.asarray(idxs, np.int32), np.asarray(days, np.int32),
+                       matrix)
+
+
 class SearchIndex:
     """In-memory passage index. Thread-safe: queries share the lock (`reading`), adds hold it."""
 
@@ -121,23 +151,12 @@ class SearchIndex:
             articles = [a for a in articles if a.seq > self.watermark]
             if not articles:
                 return
-            tokens, seqs, idxs, days, rows = [], [], [], [], []
-            for article in articles:
-                for p in article.passages:
-                    text = passage_text(article, p.index, self.shape.titles)
-                    tokens.append(tokenize(text))
-                    seqs.append(article.seq)
-                    idxs.append(p.index)
-                    days.append(day_number(article.date))
-                    rows.append(vectors[text_hash(text)])
-            matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, self.dimension), np.float32)
-            if matrix.shape[1] != self.dimension:
-                raise ValueError(f"vectors of dimension {matrix.shape[1]}, index has {self.dimension}")
-            self.bm25.add(tokens)
-            self.article_seq.extend(np.asarray(seqs, np.int64))
-            self.passage_idx.extend(np.asarray(idxs, np.int32))
-            self.day.extend(np.asarray(days, np.int32))
-            self.vectors.extend(matrix)
+            rows = passage_rows(articles, vectors, self.shape.titles, self.dimension)
+            self.bm25.add(rows.tokens)
+            self.article_seq.extend(rows.article_seq)
+            self.passage_idx.extend(rows.passage_idx)
+            self.day.extend(rows.day)
+            self.vectors.extend(rows.vectors)
             self.watermark = max(a.seq for a in articles)
 
     # -- persistence ------------------------------------------------------------------------
