@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import sign_kernel
 from .config import VectorDtype
 
 VECTOR_DTYPES: tuple[str, ...] = typing.get_args(VectorDtype)
@@ -74,6 +75,10 @@ class PassageVectors:
     the memory; the product dequantises chunk by chunk in numpy). Scores are float32 cosines."""
 
     CHUNK = 2048  # rows dequantised at a time (int8, or float16 without torch)
+    # rows whose signs are packed at a time: the signs are read from the stored dtype (an int8
+    # row's scale is positive), so the transient is this block's bytes, not a float32 copy
+    # (65,536 float32 rows put ~120 MB on the peak RSS of a 1M index's load)
+    SIGN_BLOCK = 16384
 
     def __init__(self, dimension: int, dtype: str = "float32", data: np.ndarray | None = None,
                  scale: np.ndarray | None = None):
@@ -190,8 +195,10 @@ class PassageVectors:
         for them) and kept up to date by `extend` from then on."""
         if self._signs is None:
             codes = SignCodes(self.dimension)
-            for start in range(0, len(self), 65536):
-                codes.extend(self.take(slice(start, start + 65536)))
+            codes.reserve(len(self))
+            stored = self._rows.view
+            for start in range(0, len(stored), self.SIGN_BLOCK):
+                codes.extend(stored[start : start + self.SIGN_BLOCK])
             self._signs = codes
         return self._signs
 
@@ -226,22 +233,27 @@ class DenseTop:
 
 
 class SignCodes:
-    """One bit per dimension (its sign) per passage, packed in 64-bit words stored word by word:
-    a word column is contiguous, so the Hamming distance of every passage to a query is a few
-    XOR and popcount passes over memory 16x smaller than float32 vectors."""
+    """One bit per dimension (its sign) per passage, packed in 64-bit words, a passage's words
+    side by side: the Hamming distance of every passage to a query is one compiled pass over
+    memory 16x smaller than float32 vectors (`sign_kernel`)."""
 
     RECENT = 2  # queries whose distances are kept: an answer's second search reuses its first's
 
     def __init__(self, dimension: int):
         self.bits = dimension
         self.words = -(-dimension // 64)
-        self._columns = [_Growable(np.uint64) for _ in range(self.words)]
+        self._codes = _Growable(np.uint64, self.words)
         # query bits → every passage's distance (2 bytes a passage); answers run in threads
         self._recent: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._recent_lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._columns[0].view)
+        return len(self._codes.view)
+
+    def reserve(self, capacity: int) -> None:
+        """Room for `capacity` passages, allocated once: growing by half each time would hold
+        the old and the new codes at once."""
+        self._codes.reserve(capacity)
 
     def _pack(self, rows: np.ndarray) -> np.ndarray:
         packed = np.packbits(np.asarray(rows) > 0, axis=1)
@@ -250,35 +262,32 @@ class SignCodes:
         return padded.view(np.uint64)
 
     def extend(self, rows: np.ndarray) -> None:
-        words = self._pack(rows)
-        for column, values in zip(self._columns, words.T):
-            column.extend(values)
+        self._codes.extend(self._pack(rows))
 
     def nearest(self, query: np.ndarray, count: int, allowed: np.ndarray | None = None) -> np.ndarray:
         """At least `count` allowed passages nearest the query in Hamming distance (all of those
         as near as the count-th, so ties are not cut arbitrarily), in passage order."""
-        distance = self._distances(self._pack(query[None, :])[0])
-        # the histogram counts only allowed passages: a week of a large store is a small copy
-        counted = distance if allowed is None else distance[allowed]
-        cumulative = np.cumsum(np.bincount(counted, minlength=self.bits + 1)[: self.bits + 1])
+        mask = sign_kernel.NO_MASK if allowed is None else np.ascontiguousarray(allowed, np.bool_)
+        # the histogram counts only allowed passages: a question about one week of a large store
+        histogram = np.zeros(self.bits + 1, np.int64)
+        distance = self._distances(self._pack(query[None, :])[0], mask, histogram)
+        cumulative = np.cumsum(histogram)
         cutoff = int(np.searchsorted(cumulative, min(count, int(cumulative[-1]))))
-        near = distance <= cutoff
-        if allowed is not None:
-            near &= allowed
-        return np.flatnonzero(near)
+        return sign_kernel.within(distance, cutoff, mask, int(cumulative[cutoff]))
 
-    def _distances(self, q: np.ndarray) -> np.ndarray:
-        """Every passage's Hamming distance to the query bits `q` (read-only: shared). A question
-        whose window holds nothing on its topic searches again for "the latest I have", with the
-        same vector: that search reuses these instead of another pass over every code."""
+    def _distances(self, q: np.ndarray, mask: np.ndarray, histogram: np.ndarray) -> np.ndarray:
+        """Every passage's Hamming distance to the query bits `q` (read-only: shared), and the
+        allowed ones' histogram added into `histogram`. A question whose window holds nothing
+        on its topic searches again for "the latest I have", with the same vector: that search
+        reuses these instead of another pass over every code."""
         key = q.tobytes()
         with self._recent_lock:
             distance = self._recent.get(key)
         if distance is not None and len(distance) == len(self):
+            sign_kernel.count_distances(distance, mask, histogram)
             return distance
-        distance = np.bitwise_count(self._columns[0].view ^ q[0]).astype(np.uint16)
-        for column, word in zip(self._columns[1:], q[1:]):
-            distance += np.bitwise_count(column.view ^ word)
+        distance = np.empty(len(self), np.uint16)
+        sign_kernel.distances(self._codes.view, q, mask, distance, histogram)
         distance.flags.writeable = False
         with self._recent_lock:
             self._recent[key] = distance

@@ -16,6 +16,7 @@ from datetime import date
 
 import numpy as np
 
+from . import sign_kernel
 from .config import Mode, RetrievalConfig
 from .embedding import Embedder
 from .index_manager import IndexManager
@@ -88,7 +89,7 @@ class Retriever:
     def prepare(self) -> None:
         """Build now what the first question would otherwise wait for: the compiled BM25 loop
         (compiled on a fresh install, ~5 s; read from numba's cache after, ~0.3 s) and a large
-        index's sign codes (~2-3 s at a million passages)."""
+        index's sign codes (~2-3 s at a million passages) with their compiled first pass."""
         index = self.manager.current
         if index is not None:
             with index.reading():
@@ -96,6 +97,7 @@ class Retriever:
         if index is not None and index.size >= self.config.sign_codes_from:
             with index.lock:  # builds the sign codes: a change
                 index.vectors.codes()
+            sign_kernel.warm()
 
     def search(self, question: str, now: date | None = None, mode: str = "hybrid", k: int = 30,
                encoded: tuple[str, np.ndarray] | None = None, depth: int | None = None) -> SearchResult:

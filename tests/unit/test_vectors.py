@@ -182,6 +182,22 @@ def test_sign_codes_find_every_passage_at_least_as_near_as_the_count_th(d):
     assert set(nearest) == set(np.flatnonzero(distance <= cutoff))
 
 
+@pytest.mark.parametrize("share", [1.0, 0.3, 0.002])
+def test_sign_codes_in_a_window_find_every_allowed_passage_as_near_as_the_count_th(share):
+    """The compiled pass counts only the window's passages towards the cut-off, searched fresh
+    or with the distances of the same query kept from a search before."""
+    rng = np.random.default_rng(4)
+    rows = clustered(rng, 5000, d=384)
+    vectors = PassageVectors(384, "int8")
+    vectors.extend(rows)
+    allowed = rng.random(5000) < share
+    distance = hamming(vectors.take(slice(None)), rows[7][None, :])
+    cutoff = np.sort(distance[allowed])[min(49, allowed.sum() - 1)]
+    expected = np.flatnonzero(allowed & (distance <= cutoff))
+    for _ in range(2):  # the second search reuses the first's distances
+        np.testing.assert_array_equal(vectors.codes().nearest(rows[7], 50, allowed), expected)
+
+
 def test_sign_codes_grown_with_the_vectors_equal_codes_built_at_once():
     rng = np.random.default_rng(2)
     rows = unit(rng, 500, 64)
@@ -193,6 +209,22 @@ def test_sign_codes_grown_with_the_vectors_equal_codes_built_at_once():
     whole.extend(rows)
     query = unit(rng, 1, 64)[0]
     np.testing.assert_array_equal(grown.codes().nearest(query, 50), whole.codes().nearest(query, 50))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int8"])
+def test_sign_codes_built_from_the_stored_rows_are_the_signs_of_the_stored_vectors(dtype, monkeypatch):
+    """Codes are built block by block from the rows in their storage dtype (no float32 copy on
+    the load's peak): the blocks' seams and the int8 scale change no bit."""
+    monkeypatch.setattr(PassageVectors, "SIGN_BLOCK", 7)
+    rng = np.random.default_rng(5)
+    vectors = PassageVectors(100, dtype)
+    vectors.extend(clustered(rng, 60, d=100, clusters=3))
+    stored = vectors.take(slice(None))
+    query = unit(rng, 1, 100)[0]
+    distance = hamming(stored, query[None, :])
+    for count in (1, 10, 59):
+        cutoff = np.sort(distance)[count - 1]
+        assert set(vectors.codes().nearest(query, count)) == set(np.flatnonzero(distance <= cutoff))
 
 
 def test_a_query_searched_again_gets_the_same_passages_in_or_out_of_a_window():
