@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bm25 import TF_DTYPE, count_postings, place_postings
+from .bm25 import TF_DTYPE, count_postings, counts_dtype, place_postings
 from .models import Article
 from .passage_vectors import _check_vectors, quantize
 from .search_index import IndexShape, _write, finish_generation, passage_rows
@@ -48,6 +48,7 @@ class GenerationWriter:
         self._pending_postings = 0
         self._runs: list[tuple[np.ndarray, int]] = []  # (CSC pointers over the vocabulary then, first posting)
         self._run_postings = 0
+        self._largest_count = 0  # of any posting: the final counts' dtype (bm25.counts_dtype)
         self._vectors = open(folder / "vectors.part", "wb")
         self._run_docs = open(folder / "runs.docs", "wb")
         self._run_counts = open(folder / "runs.counts", "wb")
@@ -68,6 +69,7 @@ class GenerationWriter:
         chunk = count_postings(rows.tokens, self.vocab, self.passages)
         self._pending.append(chunk[:3])
         self._pending_postings += len(chunk[0])
+        self._largest_count = max(self._largest_count, int(chunk[2].max()))
         columns = self._columns
         columns["article_seq"].append(rows.article_seq)
         columns["passage_idx"].append(rows.passage_idx)
@@ -134,11 +136,12 @@ class GenerationWriter:
                 open(self.folder / "bm25_indices.npy", "wb") as docs_out, \
                 open(self.folder / "bm25_data.npy", "wb") as counts_out:
             _npy_header(docs_out, index_dtype, (nnz,))
-            _npy_header(counts_out, TF_DTYPE, (nnz,))
+            out_dtype = counts_dtype(self._largest_count)
+            _npy_header(counts_out, out_dtype, (nnz,))
             for a, b in zip(bounds[:-1], bounds[1:]):
                 lo, hi = indptr[a], indptr[b]
                 out_docs = np.empty(hi - lo, index_dtype)
-                out_counts = np.empty(hi - lo, TF_DTYPE)
+                out_counts = np.empty(hi - lo, out_dtype)
                 free = indptr[a:b] - lo  # each term's next slot in this range's output
                 for ptr, first in runs:
                     start, stop = int(ptr[a]), int(ptr[b])

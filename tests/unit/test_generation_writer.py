@@ -16,6 +16,7 @@ from index.bm25 import Bm25Params
 from index.engine import Engine
 from index.generation_writer import GenerationWriter
 from index.index_manager import REBUILD_PREFIX
+from index.models import RawDocument
 from index.search_index import MAPPABLE, IndexShape, SearchIndex, finish_generation
 from tests.support.hashing import HashingEmbedder
 from tests.unit.test_index import (FIRST, LATER, NOW, QUESTIONS, answers, current_gen, demo_documents, index_dir,
@@ -111,6 +112,22 @@ def test_the_writer_writes_the_files_an_index_built_in_memory_saves(demo_store, 
     assert meta.pop("vectors_checked") and not their_meta.pop("vectors_checked")  # checked as written
     assert meta == their_meta
     assert sorted(p.name for p in written.iterdir()) == sorted(p.name for p in saved.iterdir())  # no part files
+
+
+def test_a_count_past_one_byte_is_written_as_an_index_built_in_memory_saves_it(demo_store, hashing, tmp_path,
+                                                                               monkeypatch):
+    """Counts are one byte while every count fits; a passage of junk repeating a word 300 times
+    makes both writers keep two bytes, with the same arrays."""
+    monkeypatch.setattr(generation_writer, "RUN_POSTINGS", 50)
+    junk = RawDocument(origin="junk", text="Kessa " * 300 + "valley.", title="Junk page",
+                       date="2026-05-01", url="https://junk.example/1", source="junk", id="junk-1")
+    demo_store.save_documents([junk])
+    saved, written = _write_both(demo_store.store, hashing, "int8", tmp_path)
+    ours, theirs = _arrays(written), _arrays(saved)
+    assert theirs["bm25_data"].dtype == np.uint16 and theirs["bm25_data"].max() >= 300
+    for name in theirs:
+        assert ours[name].dtype == theirs[name].dtype, name
+        assert np.array_equal(ours[name], theirs[name]), name
 
 
 def test_a_mapped_generation_answers_as_a_loaded_one(demo_store, hashing, tmp_path):

@@ -138,22 +138,41 @@ def test_a_smaller_dtype_generation_is_rebuilt_from_cached_vectors_for_float32(t
         full.close()
 
 
-def test_postings_saved_with_float32_counts_still_load_and_grow():
-    """Generations saved before counts were uint16 hold float32 counts: same scores, and adding to
-    them works."""
+@pytest.mark.parametrize("saved_dtype", [np.float32, np.uint16])
+def test_postings_saved_with_wider_counts_still_load_and_grow(saved_dtype):
+    """Generations saved before counts were one byte hold float32 or uint16 counts: same scores,
+    and adding to them works (and narrows them)."""
     from index.bm25 import Bm25Index
 
     docs = [["oil", "price", "oil"], ["rail", "strike"], ["oil", "rail"], ["harbour"]]
     fresh = Bm25Index(Bm25Params())
     fresh.add(docs)
     arrays = dict(fresh.arrays())
-    assert arrays["bm25_data"].dtype == np.uint16
-    arrays["bm25_data"] = arrays["bm25_data"].astype(np.float32)
+    assert arrays["bm25_data"].dtype == np.uint8
+    arrays["bm25_data"] = arrays["bm25_data"].astype(saved_dtype)
     old = Bm25Index.from_arrays(Bm25Params(), fresh.vocab_list(), arrays)
     np.testing.assert_array_equal(old.scores(["oil", "rail"]), fresh.scores(["oil", "rail"]))
     for index in (old, fresh):
         index.add([["oil", "strike", "new"]])
     np.testing.assert_array_equal(old.scores(["oil", "new"]), fresh.scores(["oil", "new"]))
+    assert old.arrays()["bm25_data"].dtype == np.uint8
+
+
+def test_a_word_said_more_than_255_times_in_a_passage_keeps_its_exact_count():
+    """Counts are kept in one byte only while every count fits: junk that repeats a word keeps its
+    count, in memory and after more passages are added, and scores as rank-bm25 scores it."""
+    from rank_bm25 import BM25Plus
+
+    from index.bm25 import Bm25Index
+
+    docs = [["oil", "price"], ["rail", "strike", "oil"], ["oil"] * 300 + ["rail"], ["harbour", "oil"]]
+    index = Bm25Index(Bm25Params())
+    index.add(docs[:2])
+    assert index.arrays()["bm25_data"].dtype == np.uint8
+    index.add(docs[2:])
+    assert index.arrays()["bm25_data"].dtype == np.uint16
+    reference = BM25Plus(docs, k1=1.2, b=0.75, delta=1.0)
+    np.testing.assert_allclose(index.scores(["oil", "rail"]), reference.get_scores(["oil", "rail"]), rtol=1e-6)
 
 
 # -- sign codes: a first pass that hands the nearest passages to exact rescoring ------------------
