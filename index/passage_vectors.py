@@ -183,7 +183,13 @@ class PassageVectors:
 
     def cosines(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
         """Exact float32 cosines of the given rows (in torch where the vectors are float16: its
-        thread pool and OpenBLAS's slow each other down when both run in one answer)."""
+        thread pool and OpenBLAS's slow each other down when both run in one answer; in one
+        compiled loop where they are int8, `sign_kernel.int8_cosines`)."""
+        if self.dtype == "int8" and len(rows):
+            ids = np.ascontiguousarray(rows, np.int64)
+            out = np.empty(len(ids), np.float32)
+            sign_kernel.int8_cosines(self._rows.view, self._scale.view, ids, np.ascontiguousarray(query, np.float32), out)
+            return out
         torch = _torch() if self.dtype == "float16" else None
         if torch is None or not len(rows):
             return self.take(rows) @ np.asarray(query, np.float32)
