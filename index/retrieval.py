@@ -9,8 +9,9 @@ measurement on the evaluation set (README, "Evaluation").
 
 from __future__ import annotations
 
+import threading
 import typing
-
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -26,6 +27,22 @@ from .tokenize import tokenize
 
 MODES: tuple[str, ...] = typing.get_args(Mode)
 RECENT_FLOOR = 0.5
+# From this many passages a hybrid question's two scoring stages run at once, the dense one in
+# `_STAGES`' thread: both release the GIL (numba, numpy), and at ten million passages each takes
+# tens of milliseconds, so the answer waits for the longer one, not for both (README: Benchmarks).
+# Below it a stage takes a few milliseconds at most, less than handing work to a thread is worth.
+PARALLEL_STAGES_FROM = 1_000_000
+_STAGES: list[ThreadPoolExecutor] = []
+_STAGES_LOCK = threading.Lock()
+
+
+def _stage_pool() -> ThreadPoolExecutor:
+    """The threads dense stages run in beside BM25's, made on first use (threads answering at once
+    share them: each question's stages overlap, the total work is the same)."""
+    with _STAGES_LOCK:
+        if not _STAGES:
+            _STAGES.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="dense-stage"))
+        return _STAGES[0]
 
 
 @dataclass
@@ -124,13 +141,22 @@ class Retriever:
             ranked: list[Ranked] = []
             depth = depth or cfg.candidates
             depth = depth if mode == "hybrid" else 2 * depth  # as many as fusion yields at most
-            if mode != "dense":
+            rescore = cfg.dense_rescore if n >= cfg.sign_codes_from else 0
+            dense = None
+            if mode == "hybrid" and n >= PARALLEL_STAGES_FROM:  # the index stays held: this thread waits
+                later = _stage_pool().submit(index.vectors.top, query_vector, depth, allowed, rescore)
+                try:
+                    ids, scores = index.bm25.top(tokens, depth, allowed)
+                finally:
+                    wait([later])  # whatever BM25 did, the dense stage is done with the index first
+                dense = later.result()
+                ranked.append((ids, scores, cfg.bm25_weight))
+            elif mode != "dense":
                 ids, scores = index.bm25.top(tokens, depth, allowed)
                 ranked.append((ids, scores, cfg.bm25_weight))
-            dense = None
             if query_vector is not None:
-                rescore = cfg.dense_rescore if n >= cfg.sign_codes_from else 0
-                dense = index.vectors.top(query_vector, depth, allowed, rescore)
+                if dense is None:
+                    dense = index.vectors.top(query_vector, depth, allowed, rescore)
                 ranked.append((dense.ids, dense.scores, cfg.dense_weight))
             idf = index.bm25.idf_of(set(tokens))
             if len(ranked) == 1:

@@ -56,3 +56,37 @@ def test_the_latest_i_have_is_searched_only_as_deep_as_its_first_stories_need(tm
         assert depths == [None, LATEST_DEPTH] and LATEST_DEPTH < engine.config.retrieval.candidates
     finally:
         engine.close()
+
+
+def test_a_large_index_scores_both_stages_at_once_and_answers_the_same(tmp_path, monkeypatch):
+    """From retrieval.PARALLEL_STAGES_FROM passages (0 here) the dense stage runs in a thread of
+    its own while BM25 scores: every answer, in every mode and window, is the sequential one."""
+    import threading
+
+    import index.retrieval as retrieval
+
+    questions = ["What happened with the rail strike this week?", "How many jobs will the Brightgrid battery "
+                 "factory create?", "Who leads the port authority?", "What happened in June 2026?"]
+    engine = engine_at(tmp_path / "store.db", HashingEmbedder())
+    try:
+        engine.save_documents(demo_documents())
+        engine.open_index()
+        now = date(2026, 11, 24)
+        sequential = {(q, m): engine.answer(q, now=now, mode=m).as_dict()
+                      for q in questions for m in ("hybrid", "bm25", "dense")}
+        threads = []
+        vectors = engine.index.current.vectors
+        top = vectors.top
+
+        def spy(*args, **kwargs):
+            threads.append(threading.current_thread().name)
+            return top(*args, **kwargs)
+
+        monkeypatch.setattr(vectors, "top", spy)
+        monkeypatch.setattr(retrieval, "PARALLEL_STAGES_FROM", 0)
+        for (question, mode), expected in sequential.items():
+            assert engine.answer(question, now=now, mode=mode).as_dict() == expected, (question, mode)
+        assert any(name.startswith("dense-stage") for name in threads)
+        assert threading.current_thread().name in threads  # dense mode alone stays in the answering thread
+    finally:
+        engine.close()

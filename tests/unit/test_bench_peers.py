@@ -75,3 +75,15 @@ def test_postings_count_pending_and_compacted_pairs():
     bm25.compact()
     bm25.add([["c"]])
     assert bm25.postings == 4
+
+
+def test_the_search_stage_is_what_is_left_outside_the_scoring_stages_union():
+    """Scoring stages that ran at once are counted once: "fusion" is the search less their union."""
+    clock = latency.StageClock()
+    clock.add("bm25", 10.0, 14.0)
+    clock.add("dense", 11.0, 13.0)  # inside BM25's call
+    clock.add("dense", 15.0, 16.0)  # a second search's, after it
+    assert clock.seconds == {"bm25": 4.0, "dense": 3.0}
+    assert clock.scoring_seconds() == 5.0
+    clock.clear()
+    assert clock.scoring_seconds() == 0.0 and not clock.seconds
