@@ -242,9 +242,17 @@ class Bm25Index:
 
     def warm(self) -> None:
         """Compile the top-k loop for this index's arrays now (or load it from numba's cache), so
-        that the first question does not wait for it."""
+        that the first question does not wait for it; for both dtypes counts come in, since a
+        generation saved with two-byte counts narrows at its first compaction (`narrowed`), and a
+        question would otherwise wait for that compilation (~5 s on a fresh install)."""
         if self.size and self.vocab:
             self.top([next(iter(self.vocab))], 1)
+        for dtype in (NARROW_TF_DTYPE, TF_DTYPE):
+            tiny = Bm25Index(self.params)
+            tiny.add([["warm"]])
+            tiny.compact()
+            tiny._base.data = tiny._base.data.astype(dtype)
+            tiny.top(["warm"], 1)
 
     @contextmanager
     def _scratch(self, block: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:

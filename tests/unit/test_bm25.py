@@ -377,3 +377,17 @@ def test_top_k_of_nothing():
     index.add(CORPUS)
     assert [len(a) for a in index.top(["zzz-unknown"], 5)] == [0, 0]
     assert [len(a) for a in index.top([], 5)] == [0, 0]
+
+
+def test_warming_compiles_the_loop_for_both_count_dtypes():
+    """A generation saved with two-byte counts narrows to one byte at its first compaction: warming
+    compiles the loop for both, so no question waits for a compilation."""
+    import numba
+
+    from index import bm25_kernel
+
+    index = Bm25Index(Bm25Params())
+    index.add([["rail", "strike"], ["rail"]])
+    index.warm()
+    data_types = {signature[2].dtype for signature in bm25_kernel.top_k.signatures}
+    assert {numba.types.uint8, numba.types.uint16} <= data_types
