@@ -58,7 +58,7 @@ REPO = Path(__file__).resolve().parents[1]  # the checkout: `python -m bench` ru
 
 class StageClock:
     """Seconds spent per stage, accumulated by wrappers around the real calls, and when the two
-    scoring stages ran: from a million passages they run at once (retrieval.PARALLEL_STAGES_FROM),
+    scoring stages ran: from a million passages they run at once (retrieval.parallel_stages_from),
     so the search's own time is what is left outside their union, not outside their sum."""
 
     def __init__(self):

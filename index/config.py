@@ -97,6 +97,10 @@ class RetrievalConfig:
     # `dense_rescore` nearest exactly (README, Benchmarks: exact search is fast enough below)
     sign_codes_from: int = 250_000
     dense_rescore: int = 4000
+    # from this many passages a hybrid question's BM25 and dense stages run at once, in two
+    # threads (both release the GIL): the answer waits for the longer one. Below, each takes a few
+    # milliseconds, less than the handover is worth (README, Benchmarks); on one core, never helps
+    parallel_stages_from: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -266,6 +270,8 @@ def validate(config: Config) -> None:
             raise ConfigError(f"{key} must be between 0 and 1, got {value}")
     if r.sign_codes_from < 0:
         raise ConfigError("retrieval.sign_codes_from must be 0 (always) or more")
+    if r.parallel_stages_from < 0:
+        raise ConfigError("retrieval.parallel_stages_from must be 0 (always) or more")
     if r.dense_rescore < r.candidates:
         raise ConfigError(f"retrieval.dense_rescore must be at least retrieval.candidates ({r.candidates}), "
                           f"got {r.dense_rescore}")

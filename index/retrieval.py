@@ -27,11 +27,9 @@ from .tokenize import tokenize
 
 MODES: tuple[str, ...] = typing.get_args(Mode)
 RECENT_FLOOR = 0.5
-# From this many passages a hybrid question's two scoring stages run at once, the dense one in
-# `_STAGES`' thread: both release the GIL (numba, numpy), and at ten million passages each takes
-# tens of milliseconds, so the answer waits for the longer one, not for both (README: Benchmarks).
-# Below it a stage takes a few milliseconds at most, less than handing work to a thread is worth.
-PARALLEL_STAGES_FROM = 1_000_000
+# From retrieval.parallel_stages_from passages a hybrid question's two scoring stages run at once,
+# the dense one in `_STAGES`' threads: both release the GIL (numba), and at ten million passages
+# each takes tens of milliseconds, so the answer waits for the longer one, not for both.
 _STAGES: list[ThreadPoolExecutor] = []
 _STAGES_LOCK = threading.Lock()
 
@@ -143,7 +141,7 @@ class Retriever:
             depth = depth if mode == "hybrid" else 2 * depth  # as many as fusion yields at most
             rescore = cfg.dense_rescore if n >= cfg.sign_codes_from else 0
             dense = None
-            if mode == "hybrid" and n >= PARALLEL_STAGES_FROM:  # the index stays held: this thread waits
+            if mode == "hybrid" and n >= cfg.parallel_stages_from:  # the index stays held: this thread waits
                 later = _stage_pool().submit(index.vectors.top, query_vector, depth, allowed, rescore)
                 try:
                     ids, scores = index.bm25.top(tokens, depth, allowed)

@@ -59,11 +59,10 @@ def test_the_latest_i_have_is_searched_only_as_deep_as_its_first_stories_need(tm
 
 
 def test_a_large_index_scores_both_stages_at_once_and_answers_the_same(tmp_path, monkeypatch):
-    """From retrieval.PARALLEL_STAGES_FROM passages (0 here) the dense stage runs in a thread of
+    """From retrieval.parallel_stages_from passages (0 here) the dense stage runs in a thread of
     its own while BM25 scores: every answer, in every mode and window, is the sequential one."""
+    import dataclasses
     import threading
-
-    import index.retrieval as retrieval
 
     questions = ["What happened with the rail strike this week?", "How many jobs will the Brightgrid battery "
                  "factory create?", "Who leads the port authority?", "What happened in June 2026?"]
@@ -83,7 +82,8 @@ def test_a_large_index_scores_both_stages_at_once_and_answers_the_same(tmp_path,
             return top(*args, **kwargs)
 
         monkeypatch.setattr(vectors, "top", spy)
-        monkeypatch.setattr(retrieval, "PARALLEL_STAGES_FROM", 0)
+        retriever = engine.answerer.retriever
+        monkeypatch.setattr(retriever, "config", dataclasses.replace(retriever.config, parallel_stages_from=0))
         for (question, mode), expected in sequential.items():
             assert engine.answer(question, now=now, mode=mode).as_dict() == expected, (question, mode)
         assert any(name.startswith("dense-stage") for name in threads)

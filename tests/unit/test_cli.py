@@ -222,6 +222,7 @@ def test_newsbot_token_from_the_process_environment(monkeypatch):
         ("[ingest]\nmax_file_bytes = 0\n", "ingest.max_file_bytes"),
         ("[telegram]\nanswer_processes = -1\n", "telegram.answer_processes"),
         ("[telegram]\nanswer_processes = 500\n", "telegram.answer_processes"),
+        ("[retrieval]\nparallel_stages_from = -1\n", "retrieval.parallel_stages_from"),
     ],
 )
 def test_load_config_errors_name_the_key(tmp_path, toml, words):
