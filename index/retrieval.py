@@ -9,6 +9,7 @@ measurement on the evaluation set (README, "Evaluation").
 
 from __future__ import annotations
 
+import os
 import threading
 import typing
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -30,17 +31,19 @@ RECENT_FLOOR = 0.5
 # From retrieval.parallel_stages_from passages a hybrid question's two scoring stages run at once,
 # the dense one in `_STAGES`' threads: both release the GIL (numba), and at ten million passages
 # each takes tens of milliseconds, so the answer waits for the longer one, not for both.
-_STAGES: list[ThreadPoolExecutor] = []
+_STAGES: dict[int, ThreadPoolExecutor] = {}  # by process id: a forked child has none of its parent's threads
 _STAGES_LOCK = threading.Lock()
 
 
 def _stage_pool() -> ThreadPoolExecutor:
-    """The threads dense stages run in beside BM25's, made on first use (threads answering at once
-    share them: each question's stages overlap, the total work is the same)."""
+    """The threads dense stages run in beside BM25's, made on first use in each process (threads
+    answering at once share them: each question's stages overlap, the total work is the same)."""
+    pid = os.getpid()
     with _STAGES_LOCK:
-        if not _STAGES:
-            _STAGES.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="dense-stage"))
-        return _STAGES[0]
+        if pid not in _STAGES:
+            _STAGES.clear()  # a parent's pool, inherited through fork: its threads are not here
+            _STAGES[pid] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dense-stage")
+        return _STAGES[pid]
 
 
 @dataclass

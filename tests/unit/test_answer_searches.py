@@ -90,3 +90,32 @@ def test_a_large_index_scores_both_stages_at_once_and_answers_the_same(tmp_path,
         assert threading.current_thread().name in threads  # dense mode alone stays in the answering thread
     finally:
         engine.close()
+
+
+def test_a_forked_process_makes_its_own_stage_threads():
+    """A child forked after the parent used the pool has none of its threads: it makes a pool of
+    its own instead of queueing dense stages that nothing would run."""
+    import multiprocessing
+    import os
+
+    import index.retrieval as retrieval
+
+    import time
+
+    parent_pool = retrieval._stage_pool()
+    both = [parent_pool.submit(time.sleep, 0.2) for _ in range(2)]  # both threads started
+    for future in both:
+        future.result()
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        child_pid, answered = pool.apply(_stage_pool_answers)
+    assert answered == child_pid != os.getpid()
+    assert retrieval._stage_pool() is parent_pool
+
+
+def _stage_pool_answers() -> tuple[int, int]:
+    import os
+
+    import index.retrieval as retrieval
+
+    return os.getpid(), retrieval._stage_pool().submit(os.getpid).result(timeout=10)
