@@ -86,12 +86,6 @@ class Bm25Index:
         self._pending_docs += len(chunk[3])
         self._idf_cache = None
 
-    def _term_id(self, term: str) -> int:
-        term_id = self.vocab.get(term)
-        if term_id is None:
-            term_id = self.vocab[term] = len(self.vocab)
-        return term_id
-
     def compact(self) -> None:
         """Fold pending additions into the CSC segment (done before saving and before queries).
         The new segment is built straight in CSC order, without scipy's COO intermediate and its
