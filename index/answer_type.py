@@ -124,6 +124,13 @@ def numbers_near(text: str, nouns: frozenset[str], question_tokens: frozenset[st
 _INCREMENT = frozenset(("more", "additional", "extra", "fewer", "less"))
 
 
+def counts_change(text: str, nouns: frozenset[str], question_tokens: frozenset[str]) -> bool:
+    """Whether `text` counts the asked thing only by a change ("creating 180 more jobs"): an answer
+    to "how many more", not to "how many"."""
+    return (numbers_near(text, nouns, question_tokens, increment=True)
+            and not numbers_near(text, nouns, question_tokens))
+
+
 def _name_spans(text: str, question_tokens: frozenset[str]) -> Iterator[tuple[str, list[str]]]:
     """Capitalised spans of `text` that hold a word the question does not (names it adds), each
     with its tokens (tokenised once: this runs over every candidate sentence of every answer)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from index.answer_type import NAME, NUMBER, SAID, WHEN, asked_kind, holds_new, asked_nouns, new_names, numbers_near
+from index.answer_type import (NAME, NUMBER, SAID, WHEN, asked_kind, asked_nouns, counts_change, holds_new, new_names,
+                               numbers_near)
 from index.retrieval import ArticleHit
 from index.sentence_choice import (_TOKENS_CACHE, ArticleTokens, QuestionTerms, article_tokens, asked_sentence,
                                    quotable_sentences, sentence_spans, sentence_tokens)
@@ -59,6 +60,15 @@ def test_a_number_next_to_the_thing_counted_and_not_an_increment():
     assert not numbers_near("The factory will add a second shift, creating 180 more jobs.", nouns, asked)
     assert numbers_near("It is creating 180 more jobs.", nouns, asked, increment=True)
     assert not numbers_near("The order was for 120 electric buses.", nouns, asked)
+
+
+def test_a_change_in_the_thing_counted_is_told_from_its_total():
+    question = "How many jobs will the battery factory create?"
+    nouns, asked = asked_nouns(question), frozenset(tokenize(question))
+    assert counts_change("The factory will add a second shift, creating 180 more jobs.", nouns, asked)
+    assert not counts_change("The factory would create 850 permanent jobs.", nouns, asked)
+    assert not counts_change("It adds 180 more jobs to the 850 jobs promised.", nouns, asked)  # the total is there
+    assert not counts_change("The order was for 120 more electric buses.", nouns, asked)  # not the thing counted
 
 
 def test_the_sentence_naming_the_answer_beats_the_one_restating_the_question(make_article):
