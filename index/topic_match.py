@@ -223,11 +223,11 @@ class TopicMatcher:
             found.append(self._dense_hits(always, coverage, passage_vectors))
         topics, scores, passages = (np.concatenate(parts) for parts in zip(*found))
         screen = text if isinstance(text, FilterText) else FilterText(text)  # one article, many topics
-        return [
-            TopicMatch(self.topics[topics[i]], float(scores[i]), int(passages[i]))
-            for i in np.argsort(topics, kind="stable")
-            if self.topics[topics[i]].query.admits(screen)
-        ]
+        order = np.argsort(topics, kind="stable")
+        # a long article matches hundreds of topics: Python numbers, not numpy scalars, in this loop
+        matched = zip(topics[order].tolist(), scores[order].tolist(), passages[order].tolist())
+        return [TopicMatch(self.topics[t], score, passage) for t, score, passage in matched
+                if self.topics[t].query.admits(screen)]
 
     def _article(self, passage_tokens: Sequence[Sequence[str]], weights: tuple[np.ndarray, np.ndarray]) -> tuple:
         """`topic_kernel`'s first arguments for this article: the topic and term incidence, the
