@@ -343,8 +343,8 @@ def _total_first(pool: list, terms: QuestionTerms) -> None:
     the asked thing only by a change ("creating 180 more jobs": the newest story, on a second
     shift), the best candidate counting it as a total ("850 permanent jobs", the older story that
     announced the factory) leads instead. Sorted by score, the change won on its article's rank and
-    its words. Ranking every candidate of the asked kind first, for every typed question, cost both
-    dev pools first quotes (README, Evaluation); this order changes only a change-for-total."""
+    its words. Putting a candidate of the asked kind first for every typed question cost answers
+    on both dev pools (README, Evaluation); this order changes only a change put for a total."""
     def text(c) -> str:
         return " ".join(s.text for s in c[4].sentences[c[2] : c[3] + 1])
 

@@ -71,6 +71,25 @@ def test_a_change_in_the_thing_counted_is_told_from_its_total():
     assert not counts_change("The order was for 120 more electric buses.", nouns, asked)  # not the thing counted
 
 
+def test_a_total_leads_where_the_best_quote_counts_only_a_change(make_article):
+    """The pool of candidate quotes, best first: (score, article rank, first, last sentence, article)."""
+    from index.answers import _total_first
+
+    newest = make_article("The plant will add a second shift, creating 180 more jobs. Orders rose.", title="Second shift")
+    oldest = make_article("The plant opened in April. It would create 850 permanent jobs.", title="Plant opens")
+    terms = QuestionTerms.of("How many jobs will the plant create?")
+    pool = [(1.4, 0, 0, 0, newest), (1.0, 0, 1, 1, newest), (0.9, 1, 1, 1, oldest), (0.5, 1, 0, 0, oldest)]
+    _total_first(pool, terms)
+    assert [(c[0], c[1]) for c in pool] == [(0.9, 1), (1.4, 0), (1.0, 0), (0.5, 1)]
+
+    unchanged = [(1.4, 0, 0, 0, newest), (1.0, 0, 1, 1, newest)]  # no total anywhere: the order stays
+    _total_first(unchanged, terms)
+    assert [c[0] for c in unchanged] == [1.4, 1.0]
+    led = [(1.2, 1, 1, 1, oldest), (1.1, 0, 0, 0, newest)]  # the total leads already
+    _total_first(led, terms)
+    assert [c[0] for c in led] == [1.2, 1.1]
+
+
 def test_the_sentence_naming_the_answer_beats_the_one_restating_the_question(make_article):
     article = make_article(
         "In the fourth quarter, sales fell again.\n\n"
