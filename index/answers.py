@@ -310,8 +310,7 @@ class Answerer:
                 candidates = sorted(candidates, key=lambda c: -c[0])[:1]
             pool += candidates
         pool.sort(key=lambda c: (-c[0], c[1], c[3]))
-        if terms.kind == NUMBER and terms.nouns and not terms.increment:
-            _total_first(pool, terms)
+        _total_first(pool, terms)
         chosen: list = []
         used: dict[int, set[int]] = {}  # article rank → sentences already quoted
         n = self.config.max_quotes
@@ -348,6 +347,8 @@ def _total_first(pool: list, terms: QuestionTerms) -> None:
     def text(c) -> str:
         return " ".join(s.text for s in c[4].sentences[c[2] : c[3] + 1])
 
+    if terms.kind != NUMBER or not terms.nouns or terms.increment:
+        return  # not "how many <thing>", or it asks "how many more"
     if not pool or not counts_change(text(pool[0]), terms.nouns, terms.tokens):
         return
     total = next((c for c in pool if numbers_near(text(c), terms.nouns, terms.tokens)), None)
