@@ -34,7 +34,7 @@ import numpy as np
 from index.bm25 import Bm25Index, Bm25Params
 from index.config import Config
 from index.embedding import text_hash
-from index.search_index import passage_text
+from index.search_index import passage_text, passage_tokens
 from index.tokenize import tokenize
 from index.topic_match import Topic, TopicMatcher, fuse
 from index.topics import FilterText, TopicError, article_screen, parse_topic
@@ -248,7 +248,7 @@ def measure_alerts(config: Config, table, corpus_store, questions: Sequence[str]
         loop_topics = topics[:LOOP_TOPICS]
         for i, article in enumerate(articles):
             started = time.perf_counter()
-            article_tokens = [tokenize(t) for t in texts[i]]
+            article_tokens = passage_tokens(article, titles)
             tokenized = time.perf_counter()
             screen = article_screen(article.title, article.text, bodies[i], article_tokens)  # as Alerts does
             found = matcher.match(seq, article_tokens, passage_vectors[i], idf, screen)

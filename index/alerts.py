@@ -21,7 +21,7 @@ from .models import Article
 from .outbox import Alert, next_digest, utc_iso
 from .retrieval import ArticleHit
 from .index_manager import IndexManager
-from .search_index import passage_text
+from .search_index import passage_text, passage_tokens
 from .sentence_choice import QuestionTerms, lede_prior, sentence_scores
 from .tokenize import tokenize
 from .topic_match import Topic, TopicMatch, TopicMatcher, fuse
@@ -284,7 +284,7 @@ class Alerts:
         alerts: list[Alert] = []
         for article in articles:
             passage_texts = [passage_text(article, p.index, titles) for p in article.passages]
-            tokens = [tokenize(t) for t in passage_texts]
+            tokens = passage_tokens(article, titles)
             matches = matcher.match(
                 article.seq,
                 tokens,

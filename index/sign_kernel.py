@@ -18,23 +18,10 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
+
+from .cpu_intrinsics import popcount
 
 NO_MASK = np.zeros(0, np.bool_)  # "every passage is allowed" (numba takes one array type, not None)
-
-
-@intrinsic
-def _popcount(typingctx, word):
-    """The number of set bits of a 64-bit word, as one instruction where the CPU has one."""
-    signature = types.uint64(types.uint64)
-
-    def codegen(context, builder, sig, args):
-        ctpop = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)])
-        return builder.call(ctpop, args)
-
-    return signature, codegen
 
 
 @numba.njit(nogil=True, cache=True)
@@ -45,7 +32,7 @@ def distances(codes, query, allowed, out, histogram):
     for i in range(codes.shape[0]):
         d = 0
         for w in range(codes.shape[1]):
-            d += _popcount(codes[i, w] ^ query[w])
+            d += popcount(codes[i, w] ^ query[w])
         out[i] = d
         if not masked or allowed[i]:
             histogram[d] += 1

@@ -118,6 +118,8 @@ class TopicMatcher:
     BASIS_RANK = 64
     BASIS_SAMPLE = 20_000  # topic vectors the basis is computed from (any orthonormal basis is valid)
     BOUND_FROM = 20_000  # (candidate topics × passages) from which the bound pays for itself
+    GATHER_BELOW = 1 / 3  # share of the topics' term entries under which the article's terms screen topics first
+    GROUP_TERMS = 5  # a topic with up to this many terms in the article finds its passages by groups (2^k)
 
     def __init__(self, topics: Sequence[Topic], vectors: np.ndarray, config: RetrievalConfig,
                  default_threshold: float):
@@ -140,6 +142,7 @@ class TopicMatcher:
         self.thresholds = np.array([t.threshold_or(default_threshold) for t in self.topics], np.float64)
         self.since = np.array([t.since_seq for t in self.topics], np.int64)
         self.muted = np.array([t.muted for t in self.topics], bool)
+        self._filtered = [bool(t.query.phrases or t.query.excluded) for t in self.topics]  # hard filters to check
         bm25_w, dense_w = config.bm25_weight, config.dense_weight
         total = bm25_w + dense_w
         # the coverage each topic needs before its cosine is worth computing (cosine <= 1)
@@ -211,10 +214,12 @@ class TopicMatcher:
         article = self._article(passage_tokens, self._weights(idf))
         use_bound = cfg.dense_weight > 0 and self._basis is not None
         low_p, rest_p = self._low_rank_of(passage_vectors) if use_bound else (self._low, self._rest)
+        cols, by_term = article[6], self._by_term
+        gather = int((by_term.indptr[cols + 1] - by_term.indptr[cols]).sum()) < self.GATHER_BELOW * by_term.nnz
         *hits, pairs, ruled_out, scored = topic_kernel.match_pairs(
             *article, self._min_coverage, live, len(passage_tokens), self.vectors, passage_vectors, self._low,
             self._rest, low_p, rest_p, self._need, self.thresholds, cfg.bm25_weight, cfg.dense_weight, use_bound,
-            self.TIE)
+            self.TIE, gather, self.GROUP_TERMS)
         self.last_pairs = PairCounts(pairs, ruled_out, scored)
         found = [hits]  # (topic indices, scores, best passages)
         always = self._always[live[self._always]]
@@ -224,10 +229,12 @@ class TopicMatcher:
         topics, scores, passages = (np.concatenate(parts) for parts in zip(*found))
         screen = text if isinstance(text, FilterText) else FilterText(text)  # one article, many topics
         order = np.argsort(topics, kind="stable")
-        # a long article matches hundreds of topics: Python numbers, not numpy scalars, in this loop
+        # a long article matches hundreds of topics: Python numbers, not numpy scalars, in this loop,
+        # and the hard filters read only for the topics that have one
         matched = zip(topics[order].tolist(), scores[order].tolist(), passages[order].tolist())
+        filtered = self._filtered
         return [TopicMatch(self.topics[t], score, passage) for t, score, passage in matched
-                if self.topics[t].query.admits(screen)]
+                if not filtered[t] or self.topics[t].query.admits(screen)]
 
     def _article(self, passage_tokens: Sequence[Sequence[str]], weights: tuple[np.ndarray, np.ndarray]) -> tuple:
         """`topic_kernel`'s first arguments for this article: the topic and term incidence, the

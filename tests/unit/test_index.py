@@ -486,3 +486,20 @@ def test_a_generation_keeps_its_dtype_until_a_rebuild(tmp_path, hashing, templat
         assert reopened.index.current.vectors.dtype == "int8" and current_gen(reopened) != saved
     finally:
         reopened.close()
+
+
+@pytest.mark.parametrize("title", ["Huawei's 5G deal: what’s next?", "ΧΑΟΣ ΣΤΟΝ ΔΡΟΜΟ", "O'Brien’s rock'", "", "a_b 12,5%"])
+@pytest.mark.parametrize("titles", [True, False])
+def test_passage_tokens_are_the_passage_texts_tokens(title, titles):
+    """Indexing and alerts tokenise a title once for all passages: the same tokens as tokenising
+    each passage's text, title and all (possessives, Greek final sigma, underscores included)."""
+    from index.models import Article, Passage
+    from index.search_index import passage_tokens
+    from index.tokenize import tokenize
+
+    bodies = ["'s Σ begins here, ΟΔΟΣ ends.", "Second passage: the harbour's cranes", "ΣΑΣ"]
+    article = Article(id="a", title=title, date=None, source="s", url=None, text=" ".join(bodies), content_hash="h",
+                      passages=tuple(Passage(i, i, i + 1, b) for i, b in enumerate(bodies)))
+    expected = [tokenize(passage_text(article, p.index, titles)) for p in article.passages]
+    assert passage_tokens(article, titles) == expected
+    assert any(expected)
