@@ -15,7 +15,7 @@ A passage's coverage depends only on which of the topic's terms it holds, and a 
 three here: so the article's passages are grouped by that, as bit sets (one 64-bit word per 64
 passages), 2^k groups for k terms, and a group below the floor is skipped whole. The low-rank
 rows the bound reads are prefetched a few topics ahead: they are read in topic order but too
-sparsely for the CPU to foresee, and waiting for them cost a fifth of the time.
+sparsely for the CPU to foresee, and waiting for them cost a quarter of the time.
 
 Float32 throughout, as the matrix version computed, so scores agree with it to float rounding.
 """
