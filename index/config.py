@@ -95,7 +95,7 @@ class RetrievalConfig:
     vector_dtype: VectorChoice = "auto"  # how the index holds passage vectors
     # from this many passages the dense stage ranks by sign bits first and rescores the
     # `dense_rescore` nearest exactly (README, Benchmarks: exact search is fast enough below)
-    sign_codes_from: int = 250_000
+    sign_codes_from: int = 50_000
     dense_rescore: int = 4000
     # from this many passages a hybrid question's BM25 and dense stages run at once, in two
     # threads (both release the GIL): the answer waits for the longer one. Below, each takes a few

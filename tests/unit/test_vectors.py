@@ -311,7 +311,7 @@ def test_rescore_config_is_checked():
 
 
 def test_a_large_index_has_its_sign_codes_built_when_opened_and_answers_as_exact_search(fresh_engine):
-    """sign_codes_from = 0 stands in for a store of a quarter of a million passages."""
+    """sign_codes_from = 0 stands in for a store past 50,000 passages."""
     documents = demo_documents({"demo-019", "demo-020", "demo-023"})
     exact = fresh_engine(config=Config(retrieval=RetrievalConfig(sign_codes_from=10**9)))
     exact.save_documents(documents)
