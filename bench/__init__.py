@@ -122,7 +122,7 @@ def run_benchmark(config: Config, eval_dir: Path, options: BenchOptions, log: Lo
                 log(f"bench: {n:,} passages…")
                 sizes[str(n)] = run_size(workdir, n)
             ingest = {"pipeline_tokens_per_s": None, "encoder_tokens_per_s": None,
-                      "note": "skipped: no model (--no-model)"}
+                      "note": "skipped: no model (--no-model)" if embedder is None else "skipped: --ingest-articles 0"}
             if embedder is not None and options.ingest_articles > 0:
                 log(f"bench: ingest throughput on {options.ingest_articles} articles…")
                 ingest = measure_ingest(config, eval_dir, embedder, options.ingest_articles, workdir)
