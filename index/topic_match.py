@@ -214,12 +214,10 @@ class TopicMatcher:
         article = self._article(passage_tokens, self._weights(idf))
         use_bound = cfg.dense_weight > 0 and self._basis is not None
         low_p, rest_p = self._low_rank_of(passage_vectors) if use_bound else (self._low, self._rest)
-        cols, by_term = article[6], self._by_term
-        gather = int((by_term.indptr[cols + 1] - by_term.indptr[cols]).sum()) < self.GATHER_BELOW * by_term.nnz
         *hits, pairs, ruled_out, scored = topic_kernel.match_pairs(
             *article, self._min_coverage, live, len(passage_tokens), self.vectors, passage_vectors, self._low,
             self._rest, low_p, rest_p, self._need, self.thresholds, cfg.bm25_weight, cfg.dense_weight, use_bound,
-            self.TIE, gather, self.GROUP_TERMS)
+            self.TIE, self._few_topics_touched(article[6]), self.GROUP_TERMS)
         self.last_pairs = PairCounts(pairs, ruled_out, scored)
         found = [hits]  # (topic indices, scores, best passages)
         always = self._always[live[self._always]]
@@ -254,6 +252,13 @@ class TopicMatcher:
         topics, by_term = self.incidence, self._by_term
         return (topics.indptr, topics.indices, topics.data, by_term.indptr, by_term.indices, by_term.data, cols,
                 col_ptr, col_passages, term_weights, inverse)
+
+    def _few_topics_touched(self, cols: np.ndarray) -> bool:
+        """Whether the article's topic terms (`cols`) are in few enough topic entries that summing
+        each topic's weight from the terms' side, to skip topics first, costs less than reading
+        every topic once."""
+        by_term = self._by_term
+        return int((by_term.indptr[cols + 1] - by_term.indptr[cols]).sum()) < self.GATHER_BELOW * by_term.nnz
 
     def _low_rank_of(self, passage_vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The passages in the topics' low-rank basis, and the norm of each one's remainder."""
