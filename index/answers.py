@@ -331,10 +331,15 @@ class Answerer:
             first_seen.setdefault(c[1], len(first_seen))
         chosen = sorted(chosen, key=lambda c: first_seen[c[1]])  # best first, an article's quotes together
         return [
-            Quote(text=" ".join(s.text for s in article.sentences[first : last + 1]), article_id=article.id,
+            Quote(text=_span_text(article, first, last), article_id=article.id,
                   title=article.title, date=article.date, url=article.url, score=round(value, 6))
             for value, _, first, last, article in chosen
         ]
+
+
+def _span_text(article: Article, first: int, last: int) -> str:
+    """A quote's text: the article's sentences first..last, verbatim, as one run."""
+    return " ".join(s.text for s in article.sentences[first : last + 1])
 
 
 def _total_first(pool: list, terms: QuestionTerms) -> None:
@@ -345,7 +350,7 @@ def _total_first(pool: list, terms: QuestionTerms) -> None:
     its words. Putting a candidate of the asked kind first for every typed question cost answers
     on both dev pools (README, Evaluation); this order changes only a change put for a total."""
     def text(c) -> str:
-        return " ".join(s.text for s in c[4].sentences[c[2] : c[3] + 1])
+        return _span_text(c[4], c[2], c[3])
 
     if terms.kind != NUMBER or not terms.nouns or terms.increment:
         return  # not "how many <thing>", or it asks "how many more"

@@ -142,7 +142,7 @@ class TopicMatcher:
         self.thresholds = np.array([t.threshold_or(default_threshold) for t in self.topics], np.float64)
         self.since = np.array([t.since_seq for t in self.topics], np.int64)
         self.muted = np.array([t.muted for t in self.topics], bool)
-        self._filtered = [bool(t.query.phrases or t.query.excluded) for t in self.topics]  # hard filters to check
+        self._filtered = [t.query.filtered for t in self.topics]  # read once: the match loop checks it per hit
         bm25_w, dense_w = config.bm25_weight, config.dense_weight
         total = bm25_w + dense_w
         # the coverage each topic needs before its cosine is worth computing (cosine <= 1)

@@ -32,10 +32,15 @@ class TopicQuery:
     excluded: tuple[str, ...]  # tokens that must not occur in a matching article
     phrases: tuple[str, ...]  # lower-cased phrases that must occur verbatim
 
+    @property
+    def filtered(self) -> bool:
+        """Whether it has hard filters (phrases or exclusions) for `admits` to check."""
+        return bool(self.phrases or self.excluded)
+
     def admits(self, text: "str | FilterText") -> bool:
         """The hard filters, on an article's title and text (a FilterText when many topics are
         checked against one article: it is lower-cased and tokenised once, not once per topic)."""
-        if not (self.phrases or self.excluded):
+        if not self.filtered:
             return True
         text = text if isinstance(text, FilterText) else FilterText(text)
         if any(not re.search(rf"(?<!\w){re.escape(p)}(?!\w)", text.lowered) for p in self.phrases):
