@@ -30,7 +30,7 @@ MAX_ANSWER_PROCESSES = 32  # each holds the model and a copy of the index
 # Every choice a setting offers, once: the loader checks them, and the code that needs the list
 # (argparse choices, the index's vector dtypes, the fusion functions) reads it from here.
 Bm25Variant = Literal["okapi", "bm25l", "bm25plus"]
-Fusion = Literal["rrf", "weighted"]
+Fusion = Literal["rrf", "weighted", "zscore"]
 VectorDtype = Literal["float32", "float16", "int8"]
 # "auto": float16 below `sign_codes_from` passages (its exact product is the fastest), int8 from
 # there (only the sign codes' few thousand candidates are rescored, which int8 does as fast and as
@@ -76,7 +76,7 @@ class RetrievalConfig:
     k1: float = 1.2
     b: float = 0.75
     delta: float = 1.0
-    fusion: Fusion = "weighted"
+    fusion: Fusion = "zscore"
     rrf_k: int = 60
     bm25_weight: float = 1.0
     dense_weight: float = 1.0

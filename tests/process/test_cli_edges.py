@@ -141,5 +141,5 @@ def test_a_set_override_is_checked_against_the_choices_too():
     from index.config import Config, ConfigError
 
     assert _override(Config(), ["retrieval.fusion=rrf"]).retrieval.fusion == "rrf"
-    with pytest.raises(ConfigError, match="retrieval.fusion must be one of rrf, weighted"):
+    with pytest.raises(ConfigError, match="retrieval.fusion must be one of rrf, weighted, zscore"):
         _override(Config(), ["retrieval.fusion=borda"])
