@@ -193,7 +193,7 @@ class Answerer:
             result, hits, stories, articles = found
         if not hits:
             return None
-        floor = RELEVANT_SHARE * hits[0].score
+        floor = RELEVANT_SHARE * max(h.score for h in hits)  # the first ranked is not always the strongest
         latest = max((h for h in hits if h.score >= floor), key=lambda h: h.day)
         missing = [s for s in {hits[0].seq, latest.seq} if s not in articles]
         if missing:  # a reused search loaded the first few already: only what they lack is read

@@ -1,8 +1,8 @@
 """Hybrid retrieval: BM25 and dense rankings of passages, fused, dated, grouped by article.
 
-Each method picks its best `candidates` passages; only those are fused (reciprocal rank fusion
-by default, or weighted min-max-normalised scores), a recency factor favours articles close to
-"now" (news questions are mostly about recent news), and passages are grouped into articles,
+Each method picks its best `candidates` passages; only those are fused (standardised scores by
+default, or min-max-normalised ones, or reciprocal ranks), a recency factor favours articles close
+to "now" (news questions are mostly about recent news), and passages are grouped into articles,
 an article ranking as its best passage. Which of these settings are the defaults was decided by
 measurement on the evaluation set (README, "Evaluation").
 """
@@ -113,6 +113,12 @@ def weighted_fusion(ranked: list[Ranking], cfg: RetrievalConfig) -> Fused:
     return Fused(ids, fused, fused)
 
 
+# A method whose candidates score nearly alike says little about them: a spread under this share
+# of their mean counts as this share, so that rounding is not read as evidence (and one passage
+# outside the list does not swamp the other method by dividing by almost nothing).
+MIN_SPREAD = 0.01
+
+
 def zscore_fusion(ranked: list[Ranking], cfg: RetrievalConfig) -> Fused:
     """Each method's scores standardised by the mean and spread of its own candidates, weighted
     and summed, measured from the weakest candidate. Every candidate gets each method's own
@@ -126,7 +132,8 @@ def zscore_fusion(ranked: list[Ranking], cfg: RetrievalConfig) -> Fused:
     for r in ranked:
         if not len(r.ids):
             continue
-        mean, spread = float(r.scores.mean()), float(r.scores.std()) or 1.0
+        mean = float(r.scores.mean())
+        spread = max(float(r.scores.std()), MIN_SPREAD * abs(mean)) or 1.0
         if r.score_of is not None:
             values = np.asarray(r.score_of(ids), np.float64)
         else:
@@ -258,7 +265,7 @@ class Retriever:
         """"latest …": among the articles that match well (half the top score or more), newest first."""
         if not hits:
             return hits
-        floor = RECENT_FLOOR * hits[0].score
+        floor = RECENT_FLOOR * max(h.score for h in hits)  # zscore fusion's first is not always the strongest
         relevant = [h for h in hits if h.score >= floor]
         relevant.sort(key=lambda h: h.day, reverse=True)
         return relevant + [h for h in hits if h.score < floor]

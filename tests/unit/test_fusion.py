@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from index.config import RetrievalConfig
-from index.retrieval import FUSIONS, Ranking, Retriever, weighted_fusion, zscore_fusion
+from index.retrieval import FUSIONS, ArticleHit, Ranking, Retriever, weighted_fusion, zscore_fusion
 
 CFG = RetrievalConfig()
 
@@ -36,6 +36,28 @@ def test_a_passage_only_bm25_found_is_judged_by_its_own_cosine_not_by_the_dense_
     assert order.index(2) < order.index(1)
 
 
+def test_zscore_fusion_by_hand():
+    """BM25 lists 8, 3, 5 (6, 4, 2: mean 4, spread 1.633); the dense list 5, 2 (0.6, 0.5: mean 0.55,
+    spread 0.05), and the dense stage gives 3 and 8 their cosines 0.2 and 0.3. Passage 2, outside
+    BM25's list, takes its last score, 2. Sums of zscores: 2: -1.225 - 1 = -2.225; 3: 0 - 7 = -7;
+    5: -1.225 + 1 = -0.225; 8: 1.225 - 5 = -3.775; measured from the weakest (3)."""
+    cosines = {2: 0.5, 3: 0.2, 5: 0.6, 8: 0.3}
+    fused = zscore_fusion([_ranking({8: 6.0, 3: 4.0, 5: 2.0}),
+                           _ranking({5: 0.6, 2: 0.5}, score_of=_cosines(cosines))], CFG)
+    assert list(fused.ids) == [2, 3, 5, 8]
+    np.testing.assert_allclose(fused.order, [4.775, 0.0, 6.775, 3.225], atol=1e-3)
+    assert _first(fused) == [5, 2, 8, 3]
+
+
+def test_near_equal_scores_do_not_count_as_evidence():
+    """BM25 scores the three alike but for rounding: dividing by that spread would make the
+    rounding outweigh the dense stage. Its spread counts as 1 % of its mean, so meaning decides."""
+    cosines = {1: 0.5, 2: 0.4, 3: 0.6}
+    fused = zscore_fusion([_ranking({1: 10.0, 2: 10.0000001, 3: 10.0}),
+                           _ranking(cosines, score_of=_cosines(cosines))], CFG)
+    assert _first(fused) == [3, 1, 2]
+
+
 def test_zscore_order_does_not_change_when_a_method_scores_on_another_scale():
     """Standardising makes a method's units irrelevant: BM25 scores ×10 rank the same."""
     cosines = {i: 0.3 + 0.05 * i for i in range(1, 9)}
@@ -46,6 +68,8 @@ def test_zscore_order_does_not_change_when_a_method_scores_on_another_scale():
                              _ranking(dense, score_of=_cosines(cosines))], CFG)
     assert _first(once) == _first(tenfold)
     np.testing.assert_allclose(once.order, tenfold.order)
+    order = _first(once)
+    assert order.index(2) < order.index(5)  # and BM25 counts: 2 is further in meaning, but its words match
 
 
 def test_zscore_measures_from_the_weakest_candidate_and_keeps_min_max_strength():
@@ -84,3 +108,11 @@ def test_articles_follow_the_order_and_carry_the_strength():
     assert [h.seq for h in hits] == [7, 9]
     assert hits[0].score == 1.2 and hits[0].passages == [(1, 1.2), (0, 1.0)]
     assert hits[1].score == 1.8 and hits[1].passages == [(1, 1.8), (0, 1.5)]
+
+
+def test_latest_first_counts_what_scores_half_the_strongest_not_half_the_first_ranked():
+    """"latest …" reorders by date only the articles scoring half the strongest one or more; the
+    first ranked (zscore order) need not be the strongest (weighted strength)."""
+    hits = [ArticleHit(seq=1, score=0.5, day=10), ArticleHit(seq=2, score=2.0, day=5),
+            ArticleHit(seq=3, score=0.6, day=20)]
+    assert [h.seq for h in Retriever._newest_relevant_first(hits)] == [2, 1, 3]
