@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import typing
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -233,9 +233,16 @@ class DenseTop:
     ids: np.ndarray
     scores: np.ndarray
     cosine_of: typing.Callable[[np.ndarray], np.ndarray]
+    # the last rows asked for and their cosines: zscore fusion and the relevance check both ask
+    # for the fused candidates' (the same array), and above sign_codes_from each ask is a product
+    _last: list = field(default_factory=list, compare=False, repr=False)
 
     def cosines(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray(self.cosine_of(rows), np.float32)
+        if self._last and self._last[0] is rows:
+            return self._last[1]
+        out = np.asarray(self.cosine_of(rows), np.float32)
+        self._last[:] = [rows, out]
+        return out
 
 
 class SignCodes:
